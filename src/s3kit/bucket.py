@@ -1,0 +1,405 @@
+"""``S3Bucket``: object operations. Thin: validates, builds requests, returns records."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, Mapping, Optional, Union
+
+from .client import validate_key
+from .errors import (
+    ChecksumMismatch,
+    InvalidArgument,
+    InvalidRange,
+    InvalidType,
+    NoSuchKey,
+    ProtocolError,
+    S3Error,
+)
+from .headers import (
+    encode_metadata,
+    is_plain_md5_etag,
+    object_info,
+    parse_content_range,
+    range_header,
+)
+from .models import Listing, ObjectInfo, Progress, PutResult
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .client import S3Client
+
+__all__ = ["S3Bucket"]
+
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_BYTES = (bytes, bytearray, memoryview)
+_MAX_EMPTY_PAGES = 100  # a server that keeps answering "truncated" with nothing in it
+
+
+class S3Bucket:
+    """A bucket on one client. Cheap to create; holds no connection of its own."""
+
+    __slots__ = ("client", "name", "creation_date")
+
+    def __init__(self, client: "S3Client", name: str) -> None:
+        self.client = client
+        self.name = name
+        self.creation_date: Optional[datetime] = None
+
+    def __repr__(self) -> str:
+        return f"S3Bucket({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, S3Bucket) and other.name == self.name and other.client is self.client
+
+    def __hash__(self) -> int:
+        return hash((id(self.client), self.name))
+
+    def _req(self, method: str, key: Optional[str] = None, **kw: Any) -> Any:
+        return self.client._request(method, self.name, key, **kw)
+
+    # -- write -----------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        data: Union[bytes, bytearray, memoryview, BinaryIO],
+        *,
+        content_type: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        cache_control: Optional[str] = None,
+        content_disposition: Optional[str] = None,
+        content_encoding: Optional[str] = None,
+        storage_class: Optional[str] = None,
+        if_none_match: Optional[str] = None,
+        if_match: Optional[str] = None,
+        progress: Optional[Progress] = None,
+    ) -> PutResult:
+        """Store ``data`` under ``key``. ``data`` is bytes-like or a readable binary stream
+        (streamed in bounded memory; multipart when large).
+
+        ``if_none_match="*"`` creates only if absent (else :class:`PreconditionFailed`);
+        ``if_match=etag`` overwrites only that version.
+        """
+        validate_key(key, self.name)
+        headers = object_headers(content_type, metadata, cache_control, content_disposition,
+                                 content_encoding, storage_class)
+        if if_none_match is not None:
+            headers["if-none-match"] = if_none_match
+        if if_match is not None:
+            headers["if-match"] = _quote_etag(if_match)
+        if isinstance(data, _BYTES):
+            res = self._req("PUT", key, headers=headers, body=data)
+            if progress:
+                progress(len(data), len(data))
+            return PutResult(res.headers.get("etag", "").strip('"'), res.headers.get("x-amz-version-id"), key)
+        if isinstance(data, str):
+            raise InvalidType("data must be bytes, bytearray, memoryview or a binary stream, not str "
+                              "(encode it first)", bucket=self.name, key=key)
+        if not hasattr(data, "read"):
+            raise InvalidType(f"data must be bytes-like or a binary stream, not {type(data).__name__}",
+                              bucket=self.name, key=key)
+        from .transfer import upload_stream
+
+        return upload_stream(self, data, key, headers=headers, progress=progress)
+
+    # -- read ------------------------------------------------------------------------------
+
+    def get(
+        self,
+        key: str,
+        *,
+        range: Optional[tuple[int, Optional[int]]] = None,
+        if_match: Optional[str] = None,
+        if_none_match: Optional[str] = None,
+        version_id: Optional[str] = None,
+        verify: bool = True,
+    ) -> bytes:
+        """The object's bytes (or the inclusive ``range``), verified against its MD5 ETag
+        when it is one. 304 raises :class:`NotModified`, 412 :class:`PreconditionFailed`."""
+        validate_key(key, self.name)
+        headers = {}
+        if range is not None:
+            headers["range"], start, end = range_header(range)
+        if if_match is not None:
+            headers["if-match"] = _quote_etag(if_match)
+        if if_none_match is not None:
+            headers["if-none-match"] = _quote_etag(if_none_match)
+        query = {"versionId": version_id} if version_id else None
+        res = self._req("GET", key, headers=headers, query=query)
+        body: bytes = res.body
+        h = res.headers
+        if range is not None:
+            return _check_range(body, h, start, end, self.name, key)
+        if verify:
+            etag = h.get("etag", "").strip('"')
+            if is_plain_md5_etag(etag, h) and hashlib.md5(body).hexdigest() != etag:
+                raise ChecksumMismatch(
+                    f"received {len(body)} bytes whose MD5 does not match the ETag {etag}",
+                    bucket=self.name, key=key, status=res.status, retryable=True,
+                )
+        return body
+
+    def open(self, key: str, *, verify: bool = True, version_id: Optional[str] = None) -> BinaryIO:
+        """A read-only, seekable binary stream over the object: ``read(n)``, iteration,
+        ``seek``/``tell`` (ranged GETs on demand), usable as a context manager."""
+        from .streams import open_object
+
+        validate_key(key, self.name)
+        return open_object(self, key, verify=verify, version_id=version_id)  # type: ignore[return-value]
+
+    def head(self, key: str, *, version_id: Optional[str] = None) -> ObjectInfo:
+        """Size, ETag, dates, content type and metadata; :class:`NoSuchKey` if missing."""
+        validate_key(key, self.name)
+        query = {"versionId": version_id} if version_id else None
+        try:
+            res = self._req("HEAD", key, query=query)
+        except NoSuchKey:
+            self._raise_if_no_bucket()
+            raise
+        return object_info(key, res.headers)
+
+    def exists(self, key: str) -> bool:
+        validate_key(key, self.name)
+        try:
+            self._req("HEAD", key)
+        except NoSuchKey:
+            return False
+        return True
+
+    def _raise_if_no_bucket(self) -> None:
+        # A HEAD 404 has no body: it may mean the bucket, not the key, is missing.
+        self.client._request("HEAD", self.name)
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        """Delete an object; :class:`NoSuchKey` if it does not exist.
+
+        S3 answers 204 to deleting a missing key, so the object is looked up first.
+        """
+        validate_key(key, self.name)
+        try:
+            self._req("HEAD", key)
+        except NoSuchKey:
+            self._raise_if_no_bucket()
+            raise
+        self._req("DELETE", key)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete any number of keys, 1,000 per request. Missing keys are not errors.
+
+        If some fail, the rest are still deleted and one :class:`S3Error` lists each
+        failed key with its code.
+        """
+        from .xmlcodec import build_delete, parse_delete_result
+
+        if isinstance(keys, (str, bytes)):
+            raise InvalidType("delete_many takes an iterable of keys, not a single string", bucket=self.name)
+        failures: list[tuple[str, str, str]] = []
+        batch: list[str] = []
+
+        def flush() -> None:
+            body = build_delete(batch)
+            md5 = base64.b64encode(hashlib.md5(body).digest()).decode()  # S3 requires it here
+            res = self._req("POST", query={"delete": None}, body=body,
+                            headers={"content-md5": md5, "content-type": "application/xml"})
+            failures.extend(parse_delete_result(res.body))
+            batch.clear()
+
+        for k in keys:
+            batch.append(validate_key(k, self.name))
+            if len(batch) == 1000:
+                flush()
+        if batch:
+            flush()
+        if failures:
+            shown = "; ".join(f"{k!r}: {c}" for k, c, _ in failures[:20])
+            more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
+            err = S3Error(f"{len(failures)} key(s) not deleted: {shown}{more}", code="DeleteObjectsFailed",
+                          status=200, bucket=self.name)
+            err.failures = failures  # type: ignore[attr-defined]
+            raise err
+
+    # -- copy ------------------------------------------------------------------------------
+
+    def copy_to(
+        self,
+        src: str,
+        dest: str,
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        content_type: Optional[str] = None,
+    ) -> PutResult:
+        """Server-side copy of ``"srcbucket/srckey"`` into ``dest`` in this bucket.
+
+        Metadata and content type are copied unless given; giving either replaces that one
+        and keeps the other (as ``aws s3 cp`` does).
+        """
+        if not isinstance(src, str) or "/" not in src.lstrip("/"):
+            raise InvalidArgument(f"copy source must be 'bucket/key', got {src!r}", bucket=self.name)
+        src_bucket, _, src_key = src.lstrip("/").partition("/")
+        validate_key(src_key, src_bucket)
+        validate_key(dest, self.name)
+        from .sigv4 import quote_path
+
+        headers = {"x-amz-copy-source": quote_path(f"{src_bucket}/{src_key}")}
+        if metadata is not None or content_type is not None:
+            if metadata is None or content_type is None:
+                info = self.client.bucket(src_bucket).head(src_key)
+                metadata = info.metadata or {} if metadata is None else metadata
+                content_type = content_type or info.content_type or _DEFAULT_CONTENT_TYPE
+            headers["x-amz-metadata-directive"] = "REPLACE"
+            headers.update(object_headers(content_type, metadata))
+        res = self._req("PUT", dest, headers=headers, error_in_body=True)
+        from .xmlcodec import parse_copy_result
+
+        etag, _ = parse_copy_result(res.body)
+        return PutResult(etag, res.headers.get("x-amz-version-id"), dest)
+
+    # -- list ------------------------------------------------------------------------------
+
+    def iter_objects(
+        self,
+        prefix: str = "",
+        *,
+        start_after: Optional[str] = None,
+        page_size: int = 1000,
+        delimiter: Optional[str] = None,
+    ) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, in key order, fetched a page at a time as needed."""
+        for page in self._pages(prefix, start_after, page_size, delimiter):
+            yield from page.objects
+
+    def _pages(self, prefix: str, start_after: Optional[str], page_size: int,
+               delimiter: Optional[str]) -> Iterator[Any]:
+        from .xmlcodec import parse_list_objects_v2
+
+        if not isinstance(prefix, str):
+            raise InvalidType("prefix must be str", bucket=self.name)
+        if not 1 <= page_size <= 1000:
+            raise InvalidArgument("page_size must be between 1 and 1000", bucket=self.name)
+        query: dict[str, Optional[str]] = {"list-type": "2", "encoding-type": "url"}
+        if page_size != 1000:
+            query["max-keys"] = str(page_size)
+        if prefix:
+            query["prefix"] = prefix
+        if start_after:
+            query["start-after"] = start_after
+        if delimiter:
+            query["delimiter"] = delimiter
+        seen_tokens: set[str] = set()
+        empty = 0
+        while True:
+            page = parse_list_objects_v2(self._req("GET", query=query).body)
+            yield page
+            if not page.truncated:
+                return
+            token = page.next_token
+            if not token:
+                raise ProtocolError("listing is truncated but has no continuation token", bucket=self.name)
+            if token in seen_tokens:
+                raise ProtocolError("listing repeated a continuation token (server loop)", bucket=self.name)
+            seen_tokens.add(token)
+            empty = 0 if (page.objects or page.prefixes) else empty + 1
+            if empty > _MAX_EMPTY_PAGES:
+                raise ProtocolError(f"listing returned {empty} empty truncated pages in a row", bucket=self.name)
+            query["continuation-token"] = token
+            query.pop("start-after", None)
+
+    def list_objects(self, prefix: str = "") -> list[str]:
+        """Every key in the bucket (under ``prefix``), following all pages."""
+        return [o.key for o in self.iter_objects(prefix)]
+
+    def list_dir(self, prefix: str = "", delimiter: str = "/") -> Listing:
+        """One level under ``prefix``: the objects there and the sub-prefixes ("folders")."""
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        for page in self._pages(prefix, None, 1000, delimiter):
+            objects.extend(page.objects)
+            prefixes.extend(page.prefixes)
+        return Listing(objects, prefixes)
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def presign(self, key: str, *, method: str = "GET", expires: int = 3600) -> str:
+        """A SigV4 query-signed URL for ``key``, valid ``expires`` seconds (1 s to 7 days)."""
+        validate_key(key, self.name)
+        return self.client.presign_url(method, self.name, key, expires=expires)
+
+    # -- large objects (see transfer.py) -----------------------------------------------------
+
+    def upload_file(self, path: str, key: str, **kw: Any) -> PutResult:
+        """Upload a local file, multipart and in parallel when large. See :func:`transfer.upload_file`."""
+        from .transfer import upload_file
+
+        return upload_file(self, path, key, **kw)
+
+    def upload_fileobj(self, fileobj: BinaryIO, key: str, **kw: Any) -> PutResult:
+        """Upload from a readable binary stream (size may be unknown)."""
+        from .transfer import upload_fileobj
+
+        return upload_fileobj(self, fileobj, key, **kw)
+
+    def download_file(self, key: str, path: str, **kw: Any) -> ObjectInfo:
+        """Download to ``path`` atomically (temp file + rename), verified."""
+        from .transfer import download_file
+
+        return download_file(self, key, path, **kw)
+
+    def download_fileobj(self, key: str, fileobj: BinaryIO, **kw: Any) -> ObjectInfo:
+        """Stream the object into a writable binary file object, verified."""
+        from .transfer import download_fileobj
+
+        return download_fileobj(self, key, fileobj, **kw)
+
+
+def object_headers(
+    content_type: Optional[str] = None,
+    metadata: Optional[Mapping[str, str]] = None,
+    cache_control: Optional[str] = None,
+    content_disposition: Optional[str] = None,
+    content_encoding: Optional[str] = None,
+    storage_class: Optional[str] = None,
+) -> dict[str, str]:
+    """Headers describing a new object (used by PUT, copy and multipart initiate)."""
+    h = {"content-type": content_type or _DEFAULT_CONTENT_TYPE}
+    if metadata:
+        h.update(encode_metadata(metadata))
+    for name, value in (("cache-control", cache_control), ("content-disposition", content_disposition),
+                        ("content-encoding", content_encoding), ("x-amz-storage-class", storage_class)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidType(f"{name} must be str")
+            h[name] = value
+    return h
+
+
+def _quote_etag(etag: str) -> str:
+    if etag == "*" or etag.startswith('"') or etag.startswith('W/"'):
+        return etag
+    return f'"{etag}"'
+
+
+def _check_range(body: bytes, h: Mapping[str, str], start: int, end: Optional[int],
+                 bucket: str, key: str) -> bytes:
+    """Exactly the requested bytes, checked against Content-Range."""
+    cr = h.get("content-range")
+    if cr is None:
+        # 200 with the whole object: the server ignored the range (allowed by HTTP)
+        total = len(body)
+        first = start if start >= 0 else max(0, total + start)
+        if first >= total and total:
+            raise InvalidRange(f"range starts at {start}, object is {total} bytes", bucket=bucket, key=key)
+        last = total - 1 if end is None else min(end, total - 1)
+        return body[first : last + 1]
+    first, last, total = parse_content_range(cr)
+    want_first = start if start >= 0 else max(0, total + start)
+    want_last = total - 1 if end is None else min(end, total - 1)
+    if first != want_first or last != want_last or len(body) != last - first + 1:
+        raise ProtocolError(
+            f"asked for bytes {want_first}-{want_last}, got Content-Range {cr!r} with {len(body)} bytes",
+            bucket=bucket, key=key,
+        )
+    return body

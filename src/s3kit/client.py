@@ -1,0 +1,542 @@
+"""``S3Client``: configuration, bucket operations and the request loop (sign, send, retry)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+
+from . import sigv4
+from .credentials import Credentials, CredentialsProvider, load_profile, resolve_credentials, resolve_region
+from .errors import (
+    AccessDenied,
+    BucketAlreadyExists,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidKey,
+    InvalidType,
+    NoSuchBucket,
+    S3Error,
+    TransportError,
+    error_for,
+)
+from .retry import Retry
+from .transport import Body, HTTPResult, StreamingBody, Timeout, Transport
+
+if TYPE_CHECKING:
+    from .bucket import S3Bucket
+
+__all__ = ["S3Client", "validate_bucket_name", "validate_key"]
+
+_USER_AGENT = "s3kit/0.1"
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REDIRECT_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed",
+                             "IllegalLocationConstraintException", "TemporaryRedirect"})
+_MAX_ERROR_BODY = 1 << 20
+
+
+def validate_bucket_name(name: object, *, strict: bool) -> str:
+    """Check a bucket name. ``strict`` applies S3's full naming rules (used on create)."""
+    if not isinstance(name, str):
+        raise InvalidType(f"bucket name must be str, not {type(name).__name__}")
+    if not name or "/" in name or len(name) > 255 or any(c.isspace() for c in name):
+        raise InvalidBucketName(f"invalid bucket name {name!r}", bucket=name)
+    if strict:
+        problem = None
+        if not 3 <= len(name) <= 63:
+            problem = "must be 3 to 63 characters long"
+        elif not _BUCKET_RE.match(name):
+            problem = "may hold only a-z, 0-9, '.' and '-', and must start and end with a letter or digit"
+        elif ".." in name or ".-" in name or "-." in name:
+            problem = "must not contain '..', '.-' or '-.'"
+        elif _IP_RE.match(name):
+            problem = "must not look like an IP address"
+        elif name.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
+            problem = "must not start with 'xn--', 'sthree-' or 'amzn-s3-demo-'"
+        elif name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
+            problem = "must not end with a reserved suffix"
+        if problem:
+            raise InvalidBucketName(f"invalid bucket name {name!r}: {problem}", bucket=name)
+    return name
+
+
+def validate_key(key: object, bucket: Optional[str] = None) -> str:
+    if not isinstance(key, str):
+        raise InvalidType(f"object key must be str, not {type(key).__name__}", bucket=bucket)
+    if not key:
+        raise InvalidKey("object key must not be empty", bucket=bucket)
+    if len(key) > 256 and len(key.encode("utf-8", "surrogatepass")) > 1024:
+        raise InvalidKey("object key longer than 1024 bytes (UTF-8)", bucket=bucket, key=key[:64] + "...")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey("object key is not valid UTF-8 (lone surrogate)", bucket=bucket) from None
+    return key
+
+
+def _parse_endpoint(endpoint: str) -> tuple[str, str, int]:
+    if "://" not in endpoint:
+        endpoint = "https://" + endpoint
+    from urllib.parse import urlsplit
+
+    u = urlsplit(endpoint)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise InvalidArgument(f"endpoint must be a host or an http(s) URL, got {endpoint!r}")
+    if u.path not in ("", "/"):
+        raise InvalidArgument(f"endpoint must not carry a path, got {endpoint!r}")
+    try:
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidArgument(f"endpoint has an invalid port: {endpoint!r}") from None
+    return u.scheme, u.hostname, port
+
+
+def _is_aws_host(host: str) -> bool:
+    return host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")
+
+
+class _Route:
+    """Where requests for one bucket go: connection target, Host header and path prefix."""
+
+    __slots__ = ("scheme", "host", "port", "host_header", "prefix", "region")
+
+    def __init__(self, scheme: str, host: str, port: int, prefix: str, region: str) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        default = 443 if scheme == "https" else 80
+        self.host_header = host if port == default else f"{host}:{port}"
+        self.prefix = prefix
+        self.region = region
+
+
+class S3Client:
+    """A connection to one S3 endpoint with one set of credentials. Thread-safe.
+
+    >>> c = S3Client("http://127.0.0.1:7480", "key", "secret")   # doctest: +SKIP
+    >>> c.create_bucket("photos").put("cat.jpg", b"...")          # doctest: +SKIP
+
+    ``endpoint`` is a host (https is used) or an ``http(s)://host[:port]`` URL; ``None``
+    reads ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` and falls back to AWS.
+    ``addressing`` is ``"auto"``, ``"path"`` or ``"virtual"``. ``verify`` is True, False or
+    the path of a CA bundle. ``timeout`` is seconds (connect and read) or a
+    :class:`Timeout`. ``retry`` is a :class:`Retry`.
+    """
+
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        access_key: Optional[str] = None,
+        secret_key: Optional[str] = None,
+        region: Optional[str] = None,
+        *,
+        session_token: Optional[str] = None,
+        profile: Optional[str] = None,
+        addressing: str = "auto",
+        verify: Union[bool, str] = True,
+        timeout: Union[float, Timeout, None] = None,
+        retry: Optional[Retry] = None,
+        max_connections: int = 64,
+        credentials_provider: Optional[CredentialsProvider] = None,
+    ) -> None:
+        env = os.environ
+        settings: dict[str, str] = {}
+        if credentials_provider is not None:
+            creds = credentials_provider()
+            if not isinstance(creds, Credentials):
+                raise InvalidType("credentials_provider must return a Credentials object")
+        else:
+            creds, settings = resolve_credentials(access_key, secret_key, session_token, profile, env)
+        if not (region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings):
+            try:
+                settings = load_profile(profile, env)[0]
+            except S3Error:
+                settings = {}
+        self.region: str = resolve_region(region, settings, env)
+        if addressing not in ("auto", "path", "virtual"):
+            raise InvalidArgument(f"addressing must be 'auto', 'path' or 'virtual', not {addressing!r}")
+        self.addressing = addressing
+        given = endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or settings.get("endpoint_url")
+        self._default_aws = not given
+        self.endpoint: str = given or "s3.amazonaws.com"
+        self._scheme, self._host, self._port = _parse_endpoint(self.endpoint)
+        self._aws = _is_aws_host(self._host)
+        if isinstance(timeout, (int, float)):
+            timeout = Timeout(float(timeout), float(timeout))
+        self._creds = creds
+        self._creds_provider = credentials_provider
+        self._creds_lock = threading.Lock()
+        self.retry = retry or Retry()
+        self.transport = Transport(verify=verify, timeout=timeout or Timeout(), maxsize=max_connections)
+        self._routes: dict[Optional[str], _Route] = {}
+        self._bucket_regions: dict[str, str] = {}
+        self._clock_skew = 0.0
+        self._date_cache = (0, "")
+
+    # -- context manager and repr ------------------------------------------------------------
+
+    def __enter__(self) -> "S3Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections. The client stays usable (it reconnects on demand)."""
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"S3Client(endpoint={self.endpoint!r}, region={self.region!r}, access_key={self._creds.access_key!r})"
+
+    @property
+    def credentials(self) -> Credentials:
+        creds = self._creds
+        if self._creds_provider is not None and creds.expiring():
+            self._refresh_credentials()
+            creds = self._creds
+        return creds
+
+    def _refresh_credentials(self) -> bool:
+        if self._creds_provider is None:
+            return False
+        with self._creds_lock:
+            self._creds = self._creds_provider()
+        return True
+
+    # -- addressing ----------------------------------------------------------------------------
+
+    def _route(self, bucket: Optional[str]) -> _Route:
+        route = self._routes.get(bucket)
+        if route is None:
+            route = self._make_route(bucket)
+            self._routes[bucket] = route
+        return route
+
+    def _make_route(self, bucket: Optional[str]) -> _Route:
+        region = self._bucket_regions.get(bucket, self.region) if bucket else self.region
+        host = self._host
+        if self._aws and self._default_aws and region != "us-east-1":
+            host = f"s3.{region}.amazonaws.com"
+        if bucket is None:
+            return _Route(self._scheme, host, self._port, "/", region)
+        virtual = self.addressing == "virtual" or (
+            self.addressing == "auto"
+            and self._aws
+            and _BUCKET_RE.match(bucket) is not None
+            and not (self._scheme == "https" and "." in bucket)
+        )
+        if virtual:
+            return _Route(self._scheme, f"{bucket}.{host}", self._port, "/", region)
+        return _Route(self._scheme, host, self._port, "/" + sigv4.quote_path(bucket) + "/", region)
+
+    def _set_bucket_region(self, bucket: str, region: str) -> None:
+        self._bucket_regions[bucket] = region
+        self._routes.pop(bucket, None)
+
+    # -- the request loop ----------------------------------------------------------------------
+
+    def _amz_date(self) -> str:
+        # strftime per request is measurable; the string changes once a second
+        t = int(time.time() + self._clock_skew)
+        cached = self._date_cache
+        if cached[0] != t:
+            cached = (t, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t)))
+            self._date_cache = cached
+        return cached[1]
+
+    def _request(
+        self,
+        method: str,
+        bucket: Optional[str] = None,
+        key: Optional[str] = None,
+        *,
+        query: Optional[Mapping[str, Optional[str]]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Body = None,
+        length: Optional[int] = None,
+        payload_hash: Optional[str] = None,
+        stream: bool = False,
+        max_body: Optional[int] = None,
+        error_in_body: bool = False,
+    ) -> Any:
+        """Sign and send one S3 request with retries; raise the S3Error for a failed answer.
+
+        ``body`` is bytes-like or a binary file (then ``length`` and usually
+        ``payload_hash`` are given). Returns an HTTPResult, or a StreamingBody if ``stream``.
+        ``error_in_body``: a 200 answer may carry an ``<Error>`` (CopyObject,
+        CompleteMultipartUpload) and is then treated as that error.
+        """
+        hdrs: dict[str, str] = {}
+        if body is None or isinstance(body, (bytes, bytearray, memoryview)):
+            n = len(body) if body is not None else 0
+            if payload_hash is None:
+                if not n:
+                    payload_hash = sigv4.EMPTY_SHA256
+                elif self._scheme == "https":
+                    # TLS protects the bytes in flight; Content-MD5 lets the server verify
+                    # them at rest without the client hashing twice.
+                    payload_hash = sigv4.UNSIGNED_PAYLOAD
+                    hdrs["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # type: ignore[arg-type]
+                else:
+                    payload_hash = hashlib.sha256(body).hexdigest()  # type: ignore[arg-type]
+        else:
+            if length is None:
+                raise InvalidArgument("a stream body needs its length")
+            n = length
+            if payload_hash is None:
+                payload_hash = sigv4.UNSIGNED_PAYLOAD
+        if n or method in ("PUT", "POST"):
+            hdrs["content-length"] = str(n)
+        if headers:
+            hdrs.update(headers)
+        qs = sigv4.canonical_query(query) if query else ""
+        path_key = sigv4.quote_path(key) if key else ""
+        start = body.tell() if hasattr(body, "seek") else None  # type: ignore[union-attr]
+        replayable = body is None or isinstance(body, (bytes, bytearray, memoryview)) or start is not None
+        retry = self.retry
+        attempt = 0
+        redirected = refreshed = False
+        while True:
+            attempt += 1
+            route = self._route(bucket)
+            path = route.prefix + path_key
+            creds = self.credentials
+            h = dict(hdrs)
+            h["host"] = route.host_header
+            h["x-amz-date"] = amz = self._amz_date()
+            h["x-amz-content-sha256"] = payload_hash
+            if creds.session_token:
+                h["x-amz-security-token"] = creds.session_token
+            h["authorization"] = sigv4.authorization(
+                method, path, qs, h, payload_hash,
+                access_key=creds.access_key, secret_key=creds.secret_key,
+                region=route.region, amz_date_=amz,
+            )
+            h["user-agent"] = _USER_AGENT
+            target = f"{path}?{qs}" if qs else path
+            try:
+                res = self.transport.request(
+                    route.scheme, route.host, route.port, method, target, h, body,
+                    stream=stream, max_body=max_body,
+                )
+                if res.status >= 300 or (error_in_body and _is_error_document(res.body)):
+                    err = self._error_from(res, method, bucket, key)
+                else:
+                    retry.on_success()
+                    return res
+            except S3Error as e:
+                if e.bucket is None:
+                    e.bucket, e.key = bucket, key
+                err = e
+            # -- the request failed: decide whether to go again ------------------------------
+            if bucket and not redirected and self._follow_region(err, bucket, route.region):
+                redirected = True
+            elif err.code == "ExpiredToken" and not refreshed and self._refresh_credentials():
+                refreshed = True
+            elif err.code == "RequestTimeTooSkewed" and self._fix_clock(err):
+                if not retry.should_retry(err, attempt):
+                    raise err
+            elif not retry.should_retry(err, attempt):
+                raise err
+            else:
+                delay = retry.delay(attempt)
+                _log_retry(method, bucket, key, err, attempt, delay)
+                time.sleep(delay)
+            if not replayable:
+                raise TransportError(
+                    f"{err}; not retried: the request body is a one-shot stream that was already sent",
+                    code=err.code, status=err.status, bucket=bucket, key=key,
+                ) from err
+            if start is not None:
+                body.seek(start)  # type: ignore[union-attr]
+
+    def _error_from(self, res: Union[HTTPResult, StreamingBody], method: str,
+                    bucket: Optional[str], key: Optional[str]) -> S3Error:
+        if isinstance(res, StreamingBody):
+            try:
+                data = res.read(_MAX_ERROR_BODY)
+            finally:
+                res.close()
+        else:
+            data = res.body
+        headers = res.headers
+        from .xmlcodec import parse_error
+
+        info = parse_error(data)
+        rid = info.request_id or headers.get("x-amz-request-id") or headers.get("x-amzn-requestid")
+        err = error_for(res.status, info.code, info.message, method=method,
+                        request_id=rid, bucket=bucket, key=key)
+        err.region = info.region or headers.get("x-amz-bucket-region")
+        err.date = headers.get("date")
+        if res.status in (301, 307) and not info.code:
+            err.code = "PermanentRedirect" if res.status == 301 else "TemporaryRedirect"
+        return err
+
+    def _follow_region(self, err: S3Error, bucket: str, used: str) -> bool:
+        """Re-target a bucket whose region differs from the one we signed for."""
+        region = err.region
+        if err.code not in _REDIRECT_CODES and err.status not in (301, 307) and not region:
+            return False
+        if not region or region == used:
+            return False
+        from ._log import logger
+
+        logger().debug("bucket %r is in region %s, not %s: re-signing", bucket, region, used)
+        self._set_bucket_region(bucket, region)
+        return True
+
+    def _fix_clock(self, err: S3Error) -> bool:
+        date = err.date
+        if not date:
+            return False
+        from email.utils import parsedate_to_datetime
+
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return False
+        self._clock_skew = server - time.time()
+        self._date_cache = (0, "")
+        from ._log import logger
+
+        logger().debug("clock skew %.1f s corrected from the server's Date header", self._clock_skew)
+        return True
+
+    # -- bucket operations ------------------------------------------------------------------
+
+    def bucket(self, name: str) -> "S3Bucket":
+        """A handle on a bucket; no request is made."""
+        from .bucket import S3Bucket
+
+        return S3Bucket(self, validate_bucket_name(name, strict=False))
+
+    def get_bucket(self, name: str) -> "S3Bucket":
+        """The bucket if it exists, else :class:`NoSuchBucket`."""
+        b = self.bucket(name)
+        self._request("HEAD", name)
+        return b
+
+    def bucket_exists(self, name: str) -> bool:
+        validate_bucket_name(name, strict=False)
+        try:
+            self._request("HEAD", name)
+        except NoSuchBucket:
+            return False
+        return True
+
+    def create_bucket(self, name: str, *, region: Optional[str] = None) -> "S3Bucket":
+        """Create a bucket; :class:`BucketAlreadyExists` if the name is taken, even by you.
+
+        Outside us-east-1 the region is sent as ``LocationConstraint``.
+        """
+        validate_bucket_name(name, strict=True)
+        # S3 answers 200 to re-creating a bucket you own (us-east-1, Ceph, moto); ask first
+        # so that "create" keeps its meaning.
+        try:
+            self._request("HEAD", name)
+        except NoSuchBucket:
+            pass
+        except AccessDenied as e:
+            raise BucketAlreadyExists("the bucket name is taken by another account",
+                                      status=e.status, bucket=name, request_id=e.request_id) from None
+        else:
+            raise BucketAlreadyExists("you already own this bucket", code="BucketAlreadyOwnedByYou",
+                                      status=200, bucket=name)
+        region = region or self.region
+        body = None
+        if region != "us-east-1":
+            from .xmlcodec import build_create_bucket
+
+            body = build_create_bucket(region)
+        if region != self.region:
+            self._set_bucket_region(name, region)
+        self._request("PUT", name, body=body)
+        return self.bucket(name)
+
+    def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket; no error if it does not exist (BucketNotEmpty if not empty)."""
+        validate_bucket_name(name, strict=False)
+        try:
+            self._request("DELETE", name)
+        except NoSuchBucket:
+            pass
+        self._routes.pop(name, None)
+
+    def list_buckets(self) -> list["S3Bucket"]:
+        """Every bucket the credentials own (``[]`` when none)."""
+        from .bucket import S3Bucket
+        from .models import parse_iso_date
+        from .xmlcodec import parse_list_buckets
+
+        res = self._request("GET")
+        out = []
+        for name, created in parse_list_buckets(res.body):
+            b = S3Bucket(self, name)
+            b.creation_date = parse_iso_date(created) if created else None
+            out.append(b)
+        return out
+
+    def bucket_region(self, name: str) -> str:
+        """The region a bucket lives in (HeadBucket's header, else GetBucketLocation)."""
+        validate_bucket_name(name, strict=False)
+        cached = self._bucket_regions.get(name)
+        if cached:
+            return cached
+        try:
+            res = self._request("HEAD", name)
+            region = res.headers.get("x-amz-bucket-region")
+        except NoSuchBucket:
+            raise
+        except S3Error as e:
+            region = e.region
+            if not region and e.status not in (301, 400, 403):
+                raise
+        if not region:
+            from .xmlcodec import parse_location
+
+            region = parse_location(self._request("GET", name, query={"location": None}).body)
+        if region != self.region:
+            self._set_bucket_region(name, region)
+        return region
+
+    def presign_url(self, method: str, bucket: str, key: Optional[str], *, expires: int = 3600,
+                    query: Optional[Mapping[str, Optional[str]]] = None) -> str:
+        if not isinstance(expires, int) or isinstance(expires, bool):
+            raise InvalidType("expires must be an int number of seconds")
+        if not 1 <= expires <= sigv4.MAX_PRESIGN_EXPIRES:
+            raise InvalidArgument(f"expires must be between 1 s and 7 days, got {expires}")
+        method = method.upper()
+        if method not in ("GET", "PUT", "HEAD", "DELETE", "POST"):
+            raise InvalidArgument(f"cannot presign method {method!r}")
+        route = self._route(bucket)
+        creds = self.credentials
+        path = route.prefix + (sigv4.quote_path(key) if key else "")
+        qs = sigv4.presign_query(
+            method, route.host_header, path, query or {},
+            access_key=creds.access_key, secret_key=creds.secret_key,
+            session_token=creds.session_token, region=route.region,
+            amz_date_=self._amz_date(), expires=expires,
+        )
+        return f"{route.scheme}://{route.host_header}{path}?{qs}"
+
+
+def _is_error_document(body: bytes) -> bool:
+    from .xmlcodec import is_error_document
+
+    return is_error_document(body)
+
+
+def _log_retry(method: str, bucket: Optional[str], key: Optional[str], err: S3Error,
+               attempt: int, delay: float) -> None:
+    from ._log import logger
+
+    log = logger()
+    if log.isEnabledFor(10):
+        where = f"{bucket}/{key}" if key else (bucket or "/")
+        log.debug("retry %d after %s on %s %s (%s); waiting %.3f s",
+                  attempt, err.code, method, where, err.message[:200], delay)

@@ -1,0 +1,118 @@
+"""Where keys and region come from: arguments, environment, shared AWS files.
+
+Order (as the AWS SDKs): explicit arguments, then ``AWS_*`` environment variables, then
+the shared credentials/config files for the profile. Naming a profile explicitly makes the
+files win over the environment, as ``boto3.Session(profile_name=...)`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Mapping, Optional
+
+from .errors import CredentialsError
+
+__all__ = ["Credentials", "CredentialsProvider", "resolve_credentials", "resolve_region", "load_profile"]
+
+
+class Credentials:
+    """An access key pair and optional session token. Secrets never show in ``repr``."""
+
+    __slots__ = ("access_key", "secret_key", "session_token", "expires_at")
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        session_token: Optional[str] = None,
+        expires_at: Optional[float] = None,
+    ) -> None:
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.session_token = session_token or None
+        self.expires_at = expires_at  # POSIX time; None = does not expire
+
+    def expiring(self, margin: float = 300.0) -> bool:
+        return self.expires_at is not None and time.time() > self.expires_at - margin
+
+    def __repr__(self) -> str:
+        token = ", session_token=<hidden>" if self.session_token else ""
+        return f"Credentials(access_key={self.access_key!r}, secret_key=<hidden>{token})"
+
+    __str__ = __repr__
+
+
+#: A callable returning fresh credentials (STS, SSO, a vault...). Called when the current
+#: ones near ``expires_at`` or a request fails with ``ExpiredToken``.
+CredentialsProvider = Callable[[], Credentials]
+
+
+def _shared_paths(env: Mapping[str, str]) -> tuple[str, str]:
+    home = os.path.expanduser("~")
+    creds = env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
+    config = env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
+    return os.path.expanduser(creds), os.path.expanduser(config)
+
+
+def load_profile(profile: Optional[str], env: Mapping[str, str] = os.environ) -> tuple[dict[str, str], list[str]]:
+    """Settings of a profile merged from the credentials and config files.
+
+    Returns (settings, files looked at). The credentials file wins on conflicts.
+    """
+    import configparser  # only when the environment did not provide everything
+
+    name = profile or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    creds_path, config_path = _shared_paths(env)
+    merged: dict[str, str] = {}
+    looked = []
+    for path, section in ((config_path, name if name == "default" else f"profile {name}"), (creds_path, name)):
+        looked.append(path)
+        if not os.path.isfile(path):
+            continue
+        cp = configparser.RawConfigParser()
+        try:
+            cp.read(path, encoding="utf-8")
+        except configparser.Error as e:
+            raise CredentialsError(f"cannot parse {path}: {e.__class__.__name__}") from None
+        for sec in (section, name) if path == config_path else (section,):
+            if cp.has_section(sec):
+                merged.update({k.lower(): v.strip() for k, v in cp.items(sec)})
+                break
+    return merged, looked
+
+
+def resolve_credentials(
+    access_key: Optional[str],
+    secret_key: Optional[str],
+    session_token: Optional[str],
+    profile: Optional[str],
+    env: Mapping[str, str] = os.environ,
+) -> tuple[Credentials, dict[str, str]]:
+    """Find credentials; returns them and the profile settings read (may be empty)."""
+    settings: dict[str, str] = {}
+    if access_key and secret_key:
+        return Credentials(access_key, secret_key, session_token), settings
+
+    env_ak = env.get("AWS_ACCESS_KEY_ID")
+    env_sk = env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SECRET_KEY")
+    looked = ["arguments", "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY)"]
+    if profile is None and env_ak and env_sk and not (access_key or secret_key):
+        return Credentials(env_ak, env_sk, session_token or env.get("AWS_SESSION_TOKEN")), settings
+
+    settings, files = load_profile(profile, env)
+    looked += files
+    if profile is not None and not settings:
+        raise CredentialsError(f"profile {profile!r} not found in {' or '.join(files)}")
+    ak = access_key or settings.get("aws_access_key_id") or (None if profile else env_ak)
+    sk = secret_key or settings.get("aws_secret_access_key") or (None if profile else env_sk)
+    token = session_token or settings.get("aws_session_token") or (None if profile else env.get("AWS_SESSION_TOKEN"))
+    missing = [what for what, v in (("access key", ak), ("secret key", sk)) if not v]
+    if missing:
+        raise CredentialsError(f"no {' and no '.join(missing)} found; looked in: {', '.join(looked)}")
+    assert ak and sk
+    return Credentials(ak, sk, token), settings
+
+
+def resolve_region(region: Optional[str], settings: Mapping[str, str], env: Mapping[str, str] = os.environ) -> str:
+    return region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings.get("region") or "us-east-1"

@@ -1,0 +1,59 @@
+"""Immutable result records.
+
+They are ``NamedTuple`` s: typed, immutable, and cheap to build by the thousand while
+listing (a frozen dataclass costs several times more per instance).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, NamedTuple, Optional
+
+__all__ = ["ObjectInfo", "PutResult", "Listing", "Progress", "parse_iso_date"]
+
+#: ``progress(done, total)``: bytes transferred so far and the total when known.
+Progress = Callable[[int, Optional[int]], None]
+
+
+class ObjectInfo(NamedTuple):
+    """What S3 knows about one object. ``etag`` has no quotes."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: Optional[datetime]
+    content_type: Optional[str] = None
+    metadata: Optional[dict[str, str]] = None
+    storage_class: Optional[str] = None
+    version_id: Optional[str] = None
+    checksums: Optional[dict[str, str]] = None
+    parts_count: Optional[int] = None
+
+    @property
+    def is_multipart(self) -> bool:
+        """True when the ETag is not a plain MD5 of the content (``<md5>-<parts>``)."""
+        return "-" in self.etag
+
+
+class PutResult(NamedTuple):
+    """Outcome of a write: the new ETag (no quotes) and version id where versioned."""
+
+    etag: str
+    version_id: Optional[str] = None
+    key: Optional[str] = None
+
+
+class Listing(NamedTuple):
+    """One level of a delimited listing."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+
+
+def parse_iso_date(s: str) -> datetime:
+    """``2009-10-12T17:50:30.000Z`` (XML listings) to an aware datetime."""
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    d = datetime.fromisoformat(s)
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+

@@ -1,0 +1,81 @@
+"""Retry policy: which failures to retry, how long to wait, and a client-wide budget. Pure.
+
+Modelled on the AWS SDKs' "standard" mode: capped exponential backoff with full jitter and
+a token bucket so that a dead or overloaded endpoint does not multiply the load.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Callable, Optional
+
+from .errors import ReadTimeout, S3Error
+
+__all__ = ["Retry"]
+
+
+class Retry:
+    """How s3kit retries. ``Retry(max_attempts=1)`` disables retries.
+
+    - ``max_attempts``: total tries per request, the first included.
+    - ``base`` / ``cap``: the n-th retry waits ``uniform(0, min(cap, base * 2**(n-1)))`` s.
+    - ``budget``: tokens shared by all requests of a client; a retry costs ``retry_cost``
+      (``timeout_cost`` after a timeout) and each success refunds one. When the bucket is
+      empty, failures are raised at once instead of retried.
+    """
+
+    def __init__(
+        self,
+        max_attempts: int = 5,
+        *,
+        base: float = 0.05,
+        cap: float = 20.0,
+        budget: int = 500,
+        retry_cost: int = 5,
+        timeout_cost: int = 10,
+        rng: Optional[Callable[[], float]] = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.max_attempts = max_attempts
+        self.base = base
+        self.cap = cap
+        self.budget = budget
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self._tokens = budget
+        self._rng = rng or random.random
+        self._lock = threading.Lock()
+        self.retries = 0  # total retries taken, for reporting
+
+    def __repr__(self) -> str:
+        return f"Retry(max_attempts={self.max_attempts}, base={self.base}, cap={self.cap}, budget={self.budget})"
+
+    @property
+    def tokens(self) -> int:
+        return self._tokens
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1 = the first retry)."""
+        return self._rng() * min(self.cap, self.base * (2 ** (attempt - 1)))
+
+    def should_retry(self, error: S3Error, attempt: int) -> bool:
+        """Whether a request that failed on try ``attempt`` (1-based) with ``error`` goes again.
+
+        Takes budget tokens when it says yes.
+        """
+        if attempt >= self.max_attempts or not error.retryable:
+            return False
+        cost = self.timeout_cost if isinstance(error, ReadTimeout) else self.retry_cost
+        with self._lock:
+            if self._tokens < cost:
+                return False
+            self._tokens -= cost
+            self.retries += 1
+        return True
+
+    def on_success(self) -> None:
+        if self._tokens < self.budget:  # unlocked read: the common case costs nothing
+            with self._lock:
+                self._tokens = min(self.budget, self._tokens + 1)

@@ -1,0 +1,260 @@
+"""S3's XML: parse answers into records, build the few bodies S3 takes. Pure.
+
+Parsing refuses any DTD: S3 never sends one, and refusing it rules out entity
+expansion attacks (billion laughs) and external entities outright.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple, Optional
+from urllib.parse import unquote_plus
+from xml.etree.ElementTree import Element, ParseError, XMLParser
+from xml.sax.saxutils import escape
+
+from .errors import ProtocolError
+from .models import ObjectInfo, parse_iso_date
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def parse(body: bytes) -> Element:
+    """Parse an XML body (DTDs refused) into its root element."""
+    # XML keywords are case-sensitive, so these two tests catch every DTD.
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise ProtocolError("refusing XML with a DTD or entity declarations from the server")
+    parser = XMLParser()
+    try:
+        parser.feed(body)
+        return parser.close()
+    except ParseError as e:
+        snippet = body[:120].decode("utf-8", "replace")
+        raise ProtocolError(f"server sent malformed XML ({e}): {snippet!r}") from None
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _children(el: Element) -> dict[str, str]:
+    """Direct children's text by local name (last one wins)."""
+    return {_local(c.tag): (c.text or "") for c in el}
+
+
+class ErrorInfo(NamedTuple):
+    code: Optional[str]
+    message: str
+    request_id: Optional[str]
+    region: Optional[str]
+    endpoint: Optional[str]
+
+
+def parse_error(body: bytes) -> ErrorInfo:
+    """Code/Message/RequestId/Region/Endpoint of an ``<Error>`` body; tolerant of junk."""
+    if not body or not body.lstrip().startswith(b"<"):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return ErrorInfo(None, text, None, None, None)
+    try:
+        root = parse(body)
+    except ProtocolError:
+        return ErrorInfo(None, body[:200].decode("utf-8", "replace").strip(), None, None, None)
+    f = _children(root)
+    return ErrorInfo(
+        f.get("Code") or None,
+        f.get("Message", ""),
+        f.get("RequestId") or None,
+        f.get("Region") or None,
+        f.get("Endpoint") or None,
+    )
+
+
+def is_error_document(body: bytes) -> bool:
+    """A 200 answer whose body is an ``<Error>`` (CopyObject, CompleteMultipartUpload)."""
+    start = body.lstrip()[:200]
+    if start.startswith(b"<?xml"):
+        start = start[start.find(b"?>") + 2 :].lstrip()
+    return start.startswith(b"<Error>") or start.startswith(b"<Error ")
+
+
+def parse_list_buckets(body: bytes) -> list[tuple[str, str]]:
+    """[(name, creation date text)] from ListAllMyBucketsResult."""
+    out = []
+    for el in parse(body).iter():
+        if _local(el.tag) == "Bucket":
+            f = _children(el)
+            out.append((f.get("Name", ""), f.get("CreationDate", "")))
+    return out
+
+
+class ListPage(NamedTuple):
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+    truncated: bool
+    next_token: Optional[str]
+
+
+def _decoder(encoding: Optional[str]):  # type: ignore[no-untyped-def]
+    # encoding-type=url: AWS encodes spaces as '+', RGW as '%20'; both encode '+' as '%2B',
+    # so unquote_plus decodes either correctly.
+    return unquote_plus if encoding == "url" else (lambda s: s)
+
+
+def parse_list_objects_v2(body: bytes) -> ListPage:
+    root = parse(body)
+    ns = root.tag[: root.tag.find("}") + 1] if root.tag.startswith("{") else ""
+    enc = root.findtext(ns + "EncodingType")
+    dec = _decoder(enc)
+    objects: list[ObjectInfo] = []
+    prefixes: list[str] = []
+    truncated = False
+    token = None
+    t_contents, t_prefixes = ns + "Contents", ns + "CommonPrefixes"
+    t_key, t_size, t_etag, t_lm, t_sc = (ns + n for n in ("Key", "Size", "ETag", "LastModified", "StorageClass"))
+    for el in root:
+        tag = el.tag
+        if tag == t_contents:
+            key = size = etag = lm = sc = None
+            for c in el:
+                ct = c.tag
+                if ct == t_key:
+                    key = c.text
+                elif ct == t_size:
+                    size = c.text
+                elif ct == t_etag:
+                    etag = c.text
+                elif ct == t_lm:
+                    lm = c.text
+                elif ct == t_sc:
+                    sc = c.text
+            if key is None:
+                raise ProtocolError("listing entry without a Key")
+            objects.append(
+                ObjectInfo(
+                    dec(key),
+                    int(size or 0),
+                    (etag or "").strip('"'),
+                    parse_iso_date(lm) if lm else None,
+                    None,
+                    None,
+                    sc,
+                )
+            )
+        elif tag == t_prefixes:
+            p = el.findtext(ns + "Prefix")
+            if p is not None:
+                prefixes.append(dec(p))
+        elif tag == ns + "IsTruncated":
+            truncated = (el.text or "").strip().lower() == "true"
+        elif tag == ns + "NextContinuationToken":
+            token = el.text
+    return ListPage(objects, prefixes, truncated, token)
+
+
+def parse_copy_result(body: bytes) -> tuple[str, Optional[str]]:
+    """(ETag, LastModified) of CopyObjectResult / CopyPartResult."""
+    f = _children(parse(body))
+    return f.get("ETag", "").strip('"'), f.get("LastModified")
+
+
+def parse_location(body: bytes) -> str:
+    """GetBucketLocation: empty means us-east-1, ``EU`` means eu-west-1."""
+    loc = (parse(body).text or "").strip()
+    return {"": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
+
+
+def parse_initiate_multipart(body: bytes) -> str:
+    upload_id = _children(parse(body)).get("UploadId")
+    if not upload_id:
+        raise ProtocolError("InitiateMultipartUpload answer has no UploadId")
+    return upload_id
+
+
+def parse_complete_multipart(body: bytes) -> str:
+    return _children(parse(body)).get("ETag", "").strip('"')
+
+
+class PartInfo(NamedTuple):
+    number: int
+    etag: str
+    size: int
+
+
+def parse_list_parts(body: bytes) -> tuple[list[PartInfo], bool, Optional[str]]:
+    root = parse(body)
+    parts = []
+    truncated, marker = False, None
+    for el in root:
+        tag = _local(el.tag)
+        if tag == "Part":
+            f = _children(el)
+            parts.append(PartInfo(int(f["PartNumber"]), f.get("ETag", "").strip('"'), int(f.get("Size", 0))))
+        elif tag == "IsTruncated":
+            truncated = (el.text or "").strip().lower() == "true"
+        elif tag == "NextPartNumberMarker":
+            marker = el.text
+    return parts, truncated, marker
+
+
+class UploadInfo(NamedTuple):
+    key: str
+    upload_id: str
+    initiated: Optional[str]
+
+
+def parse_list_uploads(body: bytes) -> tuple[list[UploadInfo], bool, Optional[str], Optional[str]]:
+    root = parse(body)
+    ns = root.tag[: root.tag.find("}") + 1] if root.tag.startswith("{") else ""
+    dec = _decoder(root.findtext(ns + "EncodingType"))
+    uploads = []
+    truncated, next_key, next_id = False, None, None
+    for el in root:
+        tag = _local(el.tag)
+        if tag == "Upload":
+            f = _children(el)
+            uploads.append(UploadInfo(dec(f.get("Key", "")), f.get("UploadId", ""), f.get("Initiated")))
+        elif tag == "IsTruncated":
+            truncated = (el.text or "").strip().lower() == "true"
+        elif tag == "NextKeyMarker":
+            next_key = dec(el.text or "")
+        elif tag == "NextUploadIdMarker":
+            next_id = el.text
+    return uploads, truncated, next_key, next_id
+
+
+def parse_delete_result(body: bytes) -> list[tuple[str, str, str]]:
+    """[(key, code, message)] for each key DeleteObjects failed to delete."""
+    errors = []
+    for el in parse(body):
+        if _local(el.tag) == "Error":
+            f = _children(el)
+            errors.append((f.get("Key", ""), f.get("Code", "Error"), f.get("Message", "")))
+    return errors
+
+
+# --- bodies we send ---------------------------------------------------------------------
+
+
+def _text(s: str) -> str:
+    # XML 1.0 cannot carry most control characters even escaped as entities; S3 documents
+    # numeric references for CR/LF, which ElementTree-style escaping would normalise away.
+    out = escape(s)
+    if any(ord(ch) < 32 for ch in out):
+        out = "".join(f"&#{ord(ch)};" if ord(ch) < 32 else ch for ch in out)
+    return out
+
+
+def build_create_bucket(region: str) -> bytes:
+    return (
+        f'<CreateBucketConfiguration xmlns="{S3_NS}"><LocationConstraint>{_text(region)}'
+        "</LocationConstraint></CreateBucketConfiguration>"
+    ).encode()
+
+
+def build_delete(keys: Iterable[str], quiet: bool = True) -> bytes:
+    objs = "".join(f"<Object><Key>{_text(k)}</Key></Object>" for k in keys)
+    q = "<Quiet>true</Quiet>" if quiet else ""
+    return f'<Delete xmlns="{S3_NS}">{q}{objs}</Delete>'.encode()
+
+
+def build_complete(parts: Iterable[tuple[int, str]]) -> bytes:
+    body = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>\"{_text(e)}\"</ETag></Part>" for n, e in parts)
+    return f'<CompleteMultipartUpload xmlns="{S3_NS}">{body}</CompleteMultipartUpload>'.encode()
