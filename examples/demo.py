@@ -145,7 +145,7 @@ def cli_walkthrough(srv: servers.Server) -> None:
         for args in (["mb", "s3://demo-cli"], ["cp", "--recursive", d, "s3://demo-cli/tree/"],
                      ["ls", "--recursive", "--human-readable", "s3://demo-cli/"], ["cat", "s3://demo-cli/tree/a.txt"],
                      ["sync", "s3://demo-cli/tree/", os.path.join(d, "back")], ["rb", "--force", "s3://demo-cli"]):
-            print(f"   $ s3kit {' '.join(a if a != d else '<tmpdir>' for a in args)}")
+            print(f"   $ s3kit {' '.join(a.replace(d, '<tmpdir>') for a in args)}")
             out = subprocess.run([exe, *args], env=env, capture_output=True, text=True)
             for line in (out.stdout + out.stderr).splitlines():
                 print(f"     {line.replace(d, '<tmpdir>')}")

@@ -1,0 +1,487 @@
+"""The commands. Each ``cmd_*`` takes the Context and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+from ..client import S3Client
+from ..errors import NoSuchKey, S3Error
+from ..models import ObjectInfo
+from .paths import S3Path, UsageError, human, is_s3, parse_s3, safe_local_path
+from .progress import Cancelled, Display
+
+Loc = Union[str, S3Path]  # a local path, "-" or an S3 location
+
+
+class Context:
+    """Parsed arguments, the client (made on first use), output and failure counting."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.concurrency = max(1, args.concurrency or 8)
+        self.quiet = bool(args.quiet)
+        self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
+        self.failures = 0
+        self._client: Optional[S3Client] = None
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            a = self.args
+            self._client = S3Client(a.endpoint_url, region=a.region, profile=a.profile,
+                                    verify=not a.no_verify_ssl,
+                                    max_connections=max(64, self.concurrency * self.concurrency))
+        return self._client
+
+    def out(self, line: str) -> None:
+        print(line, flush=False)
+
+    def info(self, line: str) -> None:
+        if not self.quiet:
+            print(line)
+
+    def fail(self, line: str) -> None:
+        self.failures += 1
+        print(f"s3kit: {line}", file=sys.stderr)
+
+    def warn(self, line: str) -> None:
+        print(f"s3kit: warning: {line}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def run(ctx: Context) -> int:
+    cmd = ctx.args.command
+    code = COMMANDS[cmd](ctx)
+    sys.stdout.flush()
+    return code or (1 if ctx.failures else 0)
+
+
+# -- listing -------------------------------------------------------------------------------
+
+
+def _date(d: Optional[datetime]) -> str:
+    return d.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if d else " " * 19
+
+
+def cmd_ls(ctx: Context) -> int:
+    a = ctx.args
+    if not a.path:
+        for b in ctx.client.list_buckets():
+            if a.json:
+                ctx.out(json.dumps({"bucket": b.name, "created": b.creation_date.isoformat() if b.creation_date else None}))
+            else:
+                ctx.out(f"{_date(b.creation_date)} {b.name}")
+        return 0
+    loc = parse_s3(a.path)
+    bucket = ctx.client.bucket(loc.bucket)
+
+    def size(n: int) -> str:
+        return f"{human(n):>10}" if a.human_readable else f"{n:>10}"
+
+    def show(o: ObjectInfo) -> None:
+        if a.json:
+            ctx.out(json.dumps({"key": o.key, "size": o.size, "etag": o.etag,
+                                "last_modified": o.last_modified.isoformat() if o.last_modified else None,
+                                "storage_class": o.storage_class}))
+        else:
+            ctx.out(f"{_date(o.last_modified)} {size(o.size)} {o.key if a.recursive else o.key[len(base):]}")
+
+    base = loc.key[: loc.key.rfind("/") + 1]
+    if a.recursive:
+        for o in bucket.iter_objects(loc.key):
+            show(o)
+        return 0
+    listing = bucket.list_dir(loc.key)
+    for p in listing.prefixes:
+        ctx.out(json.dumps({"prefix": p}) if a.json else f"{'PRE':>30} {p[len(base):]}")
+    for o in listing.objects:
+        show(o)
+    return 0
+
+
+# -- buckets ---------------------------------------------------------------------------------
+
+
+def _bucket_only(arg: str) -> str:
+    loc = parse_s3(arg)
+    if loc.key:
+        raise UsageError(f"{arg!r} names an object; give s3://bucket")
+    return loc.bucket
+
+
+def cmd_mb(ctx: Context) -> int:
+    name = _bucket_only(ctx.args.path)
+    ctx.client.create_bucket(name, region=ctx.args.region)
+    ctx.info(f"make_bucket: {name}")
+    return 0
+
+
+def cmd_rb(ctx: Context) -> int:
+    name = _bucket_only(ctx.args.path)
+    client = ctx.client
+    if ctx.args.force:
+        from ..transfer import MultipartUpload, list_uploads
+
+        bucket = client.get_bucket(name)
+        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects()], dryrun=False)
+        for up in list_uploads(bucket):
+            MultipartUpload(bucket, up.key, up.upload_id).abort()
+    client.delete_bucket(name)
+    ctx.info(f"remove_bucket: {name}")
+    return 0
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+def _delete_keys(ctx: Context, bucket: Any, keys: list[str], dryrun: bool) -> None:
+    prefix = "(dryrun) " if dryrun else ""
+    if not dryrun and keys:
+        try:
+            bucket.delete_many(keys)
+        except S3Error as e:
+            failed = {k for k, _, _ in getattr(e, "failures", [])}
+            for k, code, _ in getattr(e, "failures", []):
+                ctx.fail(f"delete failed: s3://{bucket.name}/{k}: {code}")
+            keys = [k for k in keys if k not in failed]
+            if not failed:
+                raise
+    for k in keys:
+        ctx.info(f"{prefix}delete: s3://{bucket.name}/{k}")
+
+
+def cmd_rm(ctx: Context) -> int:
+    loc = parse_s3(ctx.args.path)
+    bucket = ctx.client.bucket(loc.bucket)
+    if ctx.args.recursive:
+        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects(loc.key)], ctx.args.dryrun)
+        return 0
+    if not loc.key:
+        raise UsageError("rm needs s3://bucket/key (or --recursive)")
+    if ctx.args.dryrun:
+        if not bucket.exists(loc.key):
+            raise NoSuchKey("", bucket=loc.bucket, key=loc.key, status=404)
+        ctx.info(f"(dryrun) delete: {loc}")
+        return 0
+    bucket.delete(loc.key)
+    ctx.info(f"delete: {loc}")
+    return 0
+
+
+# -- cat / presign ---------------------------------------------------------------------------
+
+
+def cmd_cat(ctx: Context) -> int:
+    loc = parse_s3(ctx.args.path)
+    if not loc.key:
+        raise UsageError("cat needs s3://bucket/key")
+    ctx.client.bucket(loc.bucket).download_fileobj(loc.key, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_presign(ctx: Context) -> int:
+    loc = parse_s3(ctx.args.path)
+    if not loc.key:
+        raise UsageError("presign needs s3://bucket/key")
+    ctx.out(ctx.client.bucket(loc.bucket).presign(loc.key, method=ctx.args.method, expires=ctx.args.expires))
+    return 0
+
+
+# -- copy / move / sync ----------------------------------------------------------------------
+
+
+class Item(NamedTuple):
+    src: Loc
+    dst: Loc
+    size: Optional[int]
+
+
+def _metadata(pairs: list[str]) -> Optional[dict[str, str]]:
+    out = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--metadata takes KEY=VALUE, got {p!r}")
+        out[k] = v
+    return out or None
+
+
+def _content_type(ctx: Context, path: str) -> Optional[str]:
+    if ctx.args.content_type:
+        return str(ctx.args.content_type)
+    import mimetypes
+
+    return mimetypes.guess_type(path)[0]
+
+
+def _verb(item: Item, move: bool) -> str:
+    if isinstance(item.src, S3Path) and isinstance(item.dst, S3Path):
+        return "move" if move else "copy"
+    return ("move" if move else "upload") if isinstance(item.dst, S3Path) else ("move" if move else "download")
+
+
+def _transfer(ctx: Context, item: Item, progress: Callable[[int, Optional[int]], None], part_workers: int) -> None:
+    src, dst = item.src, item.dst
+    client = ctx.client
+    meta = _metadata(ctx.args.metadata)
+    if isinstance(dst, S3Path):
+        bucket = client.bucket(dst.bucket)
+        if isinstance(src, S3Path):
+            bucket.copy_to(f"{src.bucket}/{src.key}", dst.key, metadata=meta, content_type=ctx.args.content_type)
+        elif src == "-":
+            bucket.upload_fileobj(sys.stdin.buffer, dst.key, content_type=ctx.args.content_type,
+                                  metadata=meta, progress=progress, concurrency=part_workers)
+        else:
+            bucket.upload_file(src, dst.key, content_type=_content_type(ctx, src), metadata=meta,
+                               progress=progress, concurrency=part_workers)
+        return
+    assert isinstance(src, S3Path)
+    bucket = client.bucket(src.bucket)
+    if dst == "-":
+        bucket.download_fileobj(src.key, sys.stdout.buffer, progress=progress)
+        sys.stdout.buffer.flush()
+        return
+    parent = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(parent, exist_ok=True)
+    info = bucket.download_file(src.key, dst, progress=progress, concurrency=part_workers)
+    if info.last_modified is not None:
+        ts = info.last_modified.timestamp()
+        os.utime(dst, (ts, ts))
+
+
+def _remove_source(ctx: Context, item: Item) -> None:
+    if isinstance(item.src, S3Path):
+        ctx.client.bucket(item.src.bucket).delete(item.src.key)
+    elif item.src != "-":
+        os.unlink(item.src)
+
+
+def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bool = False) -> None:
+    """Transfer items in parallel with progress; report each success and failure."""
+    if dryrun:
+        for it in items:
+            ctx.info(f"(dryrun) {_verb(it, move)}: {it.src} to {it.dst}")
+        return
+    if not items:
+        return
+    total = sum(i.size or 0 for i in items) if all(i.size is not None for i in items) else None
+    to_stdout = any(i.dst == "-" for i in items)
+    display = Display(ctx.show_progress and not to_stdout, len(items), total)
+    part_workers = ctx.concurrency if len(items) == 1 else max(2, ctx.concurrency // 2)
+
+    def one(item: Item) -> None:
+        name = item.src if isinstance(item.src, str) else item.src.key
+        try:
+            _transfer(ctx, item, display.file(str(name), item.size), part_workers)
+            if move:
+                _remove_source(ctx, item)
+        except Cancelled:
+            return
+        except (S3Error, OSError) as e:
+            ctx.fail(f"{_verb(item, move)} failed: {item.src} to {item.dst}: {e}")
+            return
+        if item.dst != "-":
+            ctx.info(f"{_verb(item, move)}: {item.src} to {item.dst}")
+
+    ex = ThreadPoolExecutor(min(ctx.concurrency, len(items)), thread_name_prefix="s3kit-cli")
+    futures = [ex.submit(one, it) for it in items]
+    try:
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            f.result()
+    except KeyboardInterrupt:
+        # transfers in flight see the flag in their next progress call and clean up
+        display.cancel.set()
+        for f in futures:
+            f.cancel()
+        ex.shutdown(wait=True)
+        display.close()
+        raise
+    ex.shutdown(wait=True)
+    display.close()
+
+
+def _local_files(root: str) -> dict[str, tuple[str, int, float]]:
+    """rel posix path -> (path, size, mtime) for every regular file under root."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            path = os.path.join(dirpath, fn)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if not os.path.isfile(path):
+                continue
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            out[rel] = (path, st.st_size, st.st_mtime)
+    return out
+
+
+def _dir_prefix(key: str) -> str:
+    return key if not key or key.endswith("/") else key + "/"
+
+
+def _s3_files(ctx: Context, loc: S3Path) -> dict[str, ObjectInfo]:
+    prefix = _dir_prefix(loc.key)
+    out = {}
+    for o in ctx.client.bucket(loc.bucket).iter_objects(prefix):
+        rel = o.key[len(prefix):]
+        if rel and not rel.endswith("/"):  # skip "folder" marker objects
+            out[rel] = o
+    return out
+
+
+def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> list[Item]:
+    if is_s3(src_arg):
+        src: Loc = parse_s3(src_arg)
+    elif src_arg == "-" or os.path.exists(src_arg):
+        src = src_arg
+    else:
+        raise UsageError(f"source {src_arg!r} does not exist")
+    dst: Loc = parse_s3(dst_arg) if is_s3(dst_arg) else dst_arg
+    if not isinstance(src, S3Path) and not isinstance(dst, S3Path):
+        raise UsageError("one of SRC and DST must be an s3:// URL")
+    if recursive:
+        if src == "-" or dst == "-":
+            raise UsageError("--recursive cannot stream from stdin or to stdout")
+        return _plan_tree(ctx, src, dst)
+    if isinstance(src, str) and src != "-" and os.path.isdir(src):
+        raise UsageError(f"{src!r} is a directory (use --recursive)")
+    if isinstance(src, S3Path) and (not src.key or src.key.endswith("/")):
+        raise UsageError(f"{src} is a prefix (use --recursive)")
+    size: Optional[int] = None
+    if isinstance(src, str) and src != "-":
+        size = os.path.getsize(src)
+    name = os.path.basename(src) if isinstance(src, str) else src.key.rsplit("/", 1)[-1]
+    if isinstance(dst, S3Path):
+        if src == "-" and (not dst.key or dst.key.endswith("/")):
+            raise UsageError("streaming from stdin needs a full destination key")
+        if not dst.key or dst.key.endswith("/"):
+            dst = dst.join(name)
+    elif dst != "-" and (os.path.isdir(dst) or dst.endswith(os.sep)):
+        dst = os.path.join(dst, name)
+    return [Item(src, dst, size)]
+
+
+def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
+    items = []
+    if isinstance(src, str):
+        if not os.path.isdir(src):
+            raise UsageError(f"{src!r} is not a directory")
+        assert isinstance(dst, S3Path)
+        base = S3Path(dst.bucket, _dir_prefix(dst.key))
+        for rel, (path, size, _) in _local_files(src).items():
+            items.append(Item(path, base.join(rel), size))
+        return items
+    for rel, o in _s3_files(ctx, src).items():
+        if isinstance(dst, S3Path):
+            items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, _dir_prefix(dst.key) + rel), o.size))
+            continue
+        target = safe_local_path(dst, rel)
+        if target is None:
+            ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {dst!r}")
+            continue
+        items.append(Item(S3Path(src.bucket, o.key), target, o.size))
+    return items
+
+
+def cmd_cp(ctx: Context, move: bool = False) -> int:
+    a = ctx.args
+    items = _plan_copy(ctx, a.src, a.dst, a.recursive)
+    run_items(ctx, items, move=move, dryrun=a.dryrun)
+    return 0
+
+
+def cmd_mv(ctx: Context) -> int:
+    return cmd_cp(ctx, move=True)
+
+
+def _filtered(ctx: Context, rels: Any) -> set[str]:
+    """Apply --exclude / --include: a path is skipped if it matches an exclude and no include."""
+    ex, inc = ctx.args.exclude, ctx.args.include
+    return {r for r in rels if not (any(fnmatch.fnmatch(r, g) for g in ex) and not any(fnmatch.fnmatch(r, g) for g in inc))}
+
+
+def cmd_sync(ctx: Context) -> int:
+    a = ctx.args
+    src_s3, dst_s3 = is_s3(a.src), is_s3(a.dst)
+    if not (src_s3 or dst_s3):
+        raise UsageError("one of SRC and DST must be an s3:// URL")
+    items: list[Item] = []
+    deletions: list[Loc] = []
+    if not src_s3:
+        if not os.path.isdir(a.src):
+            raise UsageError(f"{a.src!r} is not a directory")
+        local = _local_files(a.src)
+        dst = parse_s3(a.dst)
+        remote = _s3_files(ctx, dst)
+        base = S3Path(dst.bucket, _dir_prefix(dst.key))
+        for rel in sorted(_filtered(ctx, local)):
+            path, size, mtime = local[rel]
+            o = remote.get(rel)
+            if o is None or o.size != size or (o.last_modified is not None and mtime > o.last_modified.timestamp()):
+                items.append(Item(path, base.join(rel), size))
+        if a.delete:
+            deletions = [base.join(r) for r in sorted(_filtered(ctx, remote)) if r not in local]
+    else:
+        src = parse_s3(a.src)
+        remote = _s3_files(ctx, src)
+        if dst_s3:
+            dst = parse_s3(a.dst)
+            theirs = _s3_files(ctx, dst)
+            base = S3Path(dst.bucket, _dir_prefix(dst.key))
+            for rel in sorted(_filtered(ctx, remote)):
+                o, t = remote[rel], theirs.get(rel)
+                if t is None or t.size != o.size or t.etag != o.etag:
+                    items.append(Item(S3Path(src.bucket, o.key), base.join(rel), o.size))
+            if a.delete:
+                deletions = [base.join(r) for r in sorted(_filtered(ctx, theirs)) if r not in remote]
+        else:
+            os.makedirs(a.dst, exist_ok=True)
+            local = _local_files(a.dst)
+            for rel in sorted(_filtered(ctx, remote)):
+                o = remote[rel]
+                target = safe_local_path(a.dst, rel)
+                if target is None:
+                    ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {a.dst!r}")
+                    continue
+                have = local.get(rel)
+                lm = o.last_modified.timestamp() if o.last_modified else 0.0
+                if have is None or have[1] != o.size or lm > have[2] + 1:
+                    items.append(Item(S3Path(src.bucket, o.key), target, o.size))
+            if a.delete:
+                deletions = [local[r][0] for r in sorted(_filtered(ctx, local)) if r not in remote]
+    run_items(ctx, items, dryrun=a.dryrun)
+    for d in deletions:
+        if a.dryrun:
+            ctx.info(f"(dryrun) delete: {d}")
+            continue
+        try:
+            if isinstance(d, S3Path):
+                ctx.client.bucket(d.bucket).delete_many([d.key])
+            else:
+                os.unlink(d)
+        except (S3Error, OSError) as e:
+            ctx.fail(f"delete failed: {d}: {e}")
+            continue
+        ctx.info(f"delete: {d}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "ls": cmd_ls, "mb": cmd_mb, "rb": cmd_rb, "cp": cmd_cp, "mv": cmd_mv, "rm": cmd_rm,
+    "cat": cmd_cat, "presign": cmd_presign, "sync": cmd_sync,
+}

@@ -1,0 +1,59 @@
+"""Progress bars for transfers (rich), shown only on a terminal and never with --quiet."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable, Optional
+
+
+class Cancelled(Exception):
+    """Raised inside transfers when the user pressed Ctrl-C, so they clean up."""
+
+
+class Display:
+    """Per-file bars plus a total bar. With ``enabled=False`` every method is a no-op."""
+
+    def __init__(self, enabled: bool, total_files: int = 0, total_bytes: Optional[int] = None) -> None:
+        self.cancel = threading.Event()
+        self._progress: Any = None
+        self._total_task: Any = None
+        self._lock = threading.Lock()
+        if enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                           TimeRemainingColumn, TransferSpeedColumn)
+            except ImportError:  # the library works without the cli extra
+                return
+            self._progress = Progress(
+                TextColumn("{task.description}", justify="left"), BarColumn(), DownloadColumn(),
+                TransferSpeedColumn(), TimeRemainingColumn(), console=Console(file=sys.stderr),
+                transient=False,
+            )
+            self._progress.start()
+            if total_files > 1:
+                self._total_task = self._progress.add_task(f"total ({total_files} files)", total=total_bytes)
+
+    def file(self, name: str, size: Optional[int]) -> Callable[[int, Optional[int]], None]:
+        """A ``progress(done, total)`` callback for one file; raises Cancelled after Ctrl-C."""
+        task = None
+        if self._progress is not None:
+            task = self._progress.add_task(name if len(name) < 50 else "..." + name[-47:], total=size)
+        last = [0]
+
+        def update(done: int, total: Optional[int]) -> None:
+            if self.cancel.is_set():
+                raise Cancelled()
+            if task is not None:
+                with self._lock:
+                    self._progress.update(task, completed=done, total=total)
+                    if self._total_task is not None:
+                        self._progress.advance(self._total_task, done - last[0])
+                    last[0] = done
+
+        return update
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
