@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, Mapping, Optional, Union
 
 from .client import validate_key
@@ -35,6 +36,7 @@ __all__ = ["S3Bucket"]
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _BYTES = (bytes, bytearray, memoryview)
 _MAX_EMPTY_PAGES = 100  # a server that keeps answering "truncated" with nothing in it
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not expressible in XML 1.0
 
 
 class S3Bucket:
@@ -209,7 +211,15 @@ class S3Bucket:
             batch.clear()
 
         for k in keys:
-            batch.append(validate_key(k, self.name))
+            validate_key(k, self.name)
+            if _XML_UNSAFE.search(k):
+                # XML 1.0 cannot carry most control characters, even as &#n;: delete alone
+                try:
+                    self._req("DELETE", k)
+                except S3Error as e:
+                    failures.append((k, e.code, e.message))
+                continue
+            batch.append(k)
             if len(batch) == 1000:
                 flush()
         if batch:

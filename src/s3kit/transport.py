@@ -24,6 +24,8 @@ Body = Union[bytes, bytearray, memoryview, BinaryIO, None]
 
 _MAX_HEADERS = 200
 _MAX_LINE = 65536
+_CHUNK = 1 << 20
+MAX_ERROR_BODY = 1 << 20
 
 
 class Timeout(NamedTuple):
@@ -374,25 +376,21 @@ class Transport:
             break
         if stream:
             return StreamingBody(resp, conn, pool, self.timeout)
+        keep = not resp.will_close
         try:
-            if max_body is not None and resp.length is not None and resp.length > max_body:
-                raise TransportError(
-                    f"server announced a {resp.length}-byte body where at most {max_body} were expected"
-                )
-            data = resp.read() if max_body is None else _read_bounded(resp, max_body)
+            if resp.status >= 300:
+                # error bodies are small; a server announcing more gets cut off
+                data, complete = _read_body(resp, MAX_ERROR_BODY, truncate=True)
+                keep = keep and complete
+            else:
+                data, _ = _read_body(resp, max_body, truncate=False)
         except BaseException as e:
             pool.discard(conn)
-            if isinstance(e, hc.IncompleteRead):
-                raise IncompleteBody(
-                    f"response body cut short: got {len(e.partial)} bytes, "
-                    f"{e.expected} more were announced",
-                    status=resp.status, retryable=True,
-                ) from None
             raise _wrap(e, host, port, self.timeout) from None
-        if resp.will_close:
-            pool.discard(conn)
-        else:
+        if keep:
             pool.give_back(conn)
+        else:
+            pool.discard(conn)
         return HTTPResult(resp.status, resp.headers, data)
 
 
@@ -410,12 +408,38 @@ def _send_stream(conn: Any, body: Any) -> None:
         conn.send(chunk)
 
 
-def _read_bounded(resp: Any, limit: int) -> bytes:
-    data = resp.read(limit + 1)
-    if len(data) > limit:
-        raise TransportError(f"response body larger than the {limit} bytes expected")
-    rest = resp.read()
-    return data + rest
+def _read_body(resp: Any, limit: Optional[int], truncate: bool) -> tuple[bytes, bool]:
+    """Read a whole body in chunks, so memory follows the bytes that actually arrive
+    (http.client would allocate whatever Content-Length announces up front).
+
+    Returns (data, complete). Past ``limit``: cut off if ``truncate``, else an error.
+    A body shorter than its Content-Length raises IncompleteBody.
+    """
+    hc = _load_http()
+    length = resp.length
+    if length is not None and length <= _CHUNK and (limit is None or length <= limit):
+        try:
+            return resp.read(), True  # the common small body: one read
+        except hc.IncompleteRead as e:
+            raise IncompleteBody(f"response body cut short: got {len(e.partial)} of {length} bytes",
+                                 status=resp.status, retryable=True) from None
+    chunks = []
+    got = 0
+    while True:
+        want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - got)
+        chunk = resp.read(want) if want > 0 else b""
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+        if limit is not None and got > limit:
+            if truncate:
+                return b"".join(chunks)[:limit], False
+            raise TransportError(f"response body larger than the {limit} bytes expected", status=resp.status)
+    if length is not None and got < length:
+        raise IncompleteBody(f"response body cut short: got {got} of {length} bytes",
+                             status=resp.status, retryable=True)
+    return b"".join(chunks), True
 
 
 def _describe(e: BaseException) -> str:
