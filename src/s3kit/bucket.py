@@ -129,18 +129,32 @@ class S3Bucket:
         if if_none_match is not None:
             headers["if-none-match"] = _quote_etag(if_none_match)
         query = {"versionId": version_id} if version_id else None
-        res = self._req("GET", key, headers=headers, query=query)
-        body: bytes = res.body
-        h = res.headers
+        name = self.name
+
+        # The checks run inside the retry loop: a corrupted or mis-ranged answer is fetched again.
         if range is not None:
-            return _check_range(body, h, start, end, self.name, key)
-        if verify:
+            ranged: list[bytes] = []
+
+            def check_range(res: Any) -> Optional[S3Error]:
+                try:
+                    ranged.append(_check_range(res.body, res.headers, start, end, name, key))
+                except S3Error as e:
+                    return e
+                return None
+
+            self._req("GET", key, headers=headers, query=query, check=check_range)
+            return ranged[-1]
+
+        def check(res: Any) -> Optional[S3Error]:
+            h = res.headers
             etag = h.get("etag", "").strip('"')
-            if is_plain_md5_etag(etag, h) and hashlib.md5(body).hexdigest() != etag:
-                raise ChecksumMismatch(
-                    f"received {len(body)} bytes whose MD5 does not match the ETag {etag}",
-                    bucket=self.name, key=key, status=res.status, retryable=True,
-                )
+            if verify and is_plain_md5_etag(etag, h) and hashlib.md5(res.body).hexdigest() != etag:
+                return ChecksumMismatch(f"received {len(res.body)} bytes whose MD5 does not match the ETag {etag}",
+                                        bucket=name, key=key, status=res.status, retryable=True)
+            return None
+
+        res = self._req("GET", key, headers=headers, query=query, check=check)
+        body: bytes = res.body
         return body
 
     def open(self, key: str, *, verify: bool = True, version_id: Optional[str] = None) -> BinaryIO:

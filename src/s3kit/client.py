@@ -8,7 +8,7 @@ import os
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
 
 from . import sigv4
 from .credentials import Credentials, CredentialsProvider, load_profile, resolve_credentials, resolve_region
@@ -263,13 +263,17 @@ class S3Client:
         stream: bool = False,
         max_body: Optional[int] = None,
         error_in_body: bool = False,
+        check: Optional[Callable[[HTTPResult], Optional[S3Error]]] = None,
+        attempts: Optional[list[int]] = None,
     ) -> Any:
         """Sign and send one S3 request with retries; raise the S3Error for a failed answer.
 
         ``body`` is bytes-like or a binary file (then ``length`` and usually
         ``payload_hash`` are given). Returns an HTTPResult, or a StreamingBody if ``stream``.
         ``error_in_body``: a 200 answer may carry an ``<Error>`` (CopyObject,
-        CompleteMultipartUpload) and is then treated as that error.
+        CompleteMultipartUpload) and is then treated as that error. ``check`` validates a
+        2xx answer (checksums, ranges) inside the retry loop: an error it returns is
+        retried like a failed request. ``attempts`` receives the number of tries made.
         """
         hdrs: dict[str, str] = {}
         if body is None or isinstance(body, (bytes, bytearray, memoryview)):
@@ -327,13 +331,20 @@ class S3Client:
                 if res.status >= 300 or (error_in_body and _is_error_document(res.body)):
                     err = self._error_from(res, method, bucket, key)
                 else:
-                    retry.on_success()
-                    return res
+                    bad = check(res) if check is not None else None
+                    if bad is None:
+                        retry.on_success()
+                        if attempts is not None:
+                            attempts.append(attempt)
+                        return res
+                    err = bad
             except S3Error as e:
                 if e.bucket is None:
                     e.bucket, e.key = bucket, key
                 err = e
             # -- the request failed: decide whether to go again ------------------------------
+            if attempts is not None:
+                attempts.append(attempt)
             if bucket and not redirected and self._follow_region(err, bucket, route.region):
                 redirected = True
             elif err.code == "ExpiredToken" and not refreshed and self._refresh_credentials():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Optional
 
-from .errors import IncompleteBody
+from .errors import IncompleteBody, S3Error
 from .headers import object_info
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class ObjectReader(io.RawIOBase):
             self._open_at(self._pos)
             if self._body is None:
                 return 0
-        data = self._body.read(len(b))
+        data = self._read_retrying(len(b))
         if not data:
             if self._pos < self.size:
                 raise IncompleteBody(f"stream ended at {self._pos} of {self.size} bytes",
@@ -124,6 +124,28 @@ class ObjectReader(io.RawIOBase):
                 v, self._verifier = self._verifier, None
                 v.check(self.bucket.name, self.key)
         return n
+
+    def _read_retrying(self, n: int) -> bytes:
+        """Read from the open body; after a retryable failure reopen at the current
+        position (If-Match pins the version) as the client's retry policy allows."""
+        import time
+
+        retry = self.bucket.client.retry
+        attempt = 1
+        while True:
+            try:
+                assert self._body is not None
+                return self._body.read(n)
+            except S3Error as e:
+                if not retry.should_retry(e, attempt):
+                    raise
+                time.sleep(retry.delay(attempt))
+                attempt += 1
+                verifier = self._verifier
+                self._open_at(self._pos)
+                self._verifier = verifier  # same sequential pass: keep hashing
+                if self._body is None:
+                    return b""
 
     def close(self) -> None:
         self._close_body()

@@ -142,10 +142,31 @@ class MultipartUpload:
 
     @classmethod
     def initiate(cls, bucket: "S3Bucket", key: str, headers: Mapping[str, str]) -> "MultipartUpload":
+        """Start an upload. If the request had to be retried, an earlier try may have
+        created an upload whose answer was lost: such strays (this key, initiated during
+        this call) are aborted so that nothing is left behind."""
+        import time
+
         from .xmlcodec import parse_initiate_multipart
 
-        res = bucket._req("POST", key, query={"uploads": None}, headers=headers)
-        return cls(bucket, key, parse_initiate_multipart(res.body))
+        tries: list[int] = []
+        started = time.time() + bucket.client._clock_skew - 2.0  # server clock, with slack
+        res = bucket._req("POST", key, query={"uploads": None}, headers=headers, attempts=tries)
+        upload = cls(bucket, key, parse_initiate_multipart(res.body))
+        if tries and tries[-1] > 1:
+            upload._abort_strays(started)
+        return upload
+
+    def _abort_strays(self, since: float) -> None:
+        from ._log import logger
+        from .models import parse_iso_date
+
+        for u in list_uploads(self.bucket, self.key):
+            if u.key != self.key or u.upload_id == self.upload_id or not u.initiated:
+                continue
+            if parse_iso_date(u.initiated).timestamp() >= since:
+                logger().debug("aborting stray upload %s of %r left by a retried initiate", u.upload_id, self.key)
+                MultipartUpload(self.bucket, self.key, u.upload_id).abort_quietly()
 
     def upload_part(self, number: int, data: Any) -> str:
         headers, payload_hash, md5_hex = _digest_headers(self.bucket, data)
@@ -161,12 +182,21 @@ class MultipartUpload:
         from .xmlcodec import build_complete, parse_complete_multipart
 
         parts = sorted(parts)
-        res = self.bucket._req("POST", self.key, query={"uploadId": self.upload_id},
-                               body=build_complete(parts), headers={"content-type": "application/xml"},
-                               error_in_body=True)
-        etag = parse_complete_multipart(res.body)
-        if not etag and all(is_plain_md5_etag(e, {}) for _, e in parts):
-            etag = multipart_etag([e for _, e in parts])  # Ceph RGW Pacific answers <ETag></ETag>
+        expected = multipart_etag([e for _, e in parts]) if all(is_plain_md5_etag(e, {}) for _, e in parts) else ""
+        tries: list[int] = []
+        try:
+            res = self.bucket._req("POST", self.key, query={"uploadId": self.upload_id},
+                                   body=build_complete(parts), headers={"content-type": "application/xml"},
+                                   error_in_body=True, attempts=tries)
+        except NoSuchUpload:
+            # A retried Complete whose first answer was lost finds the upload gone: it
+            # succeeded if the object now has exactly the ETag these parts make.
+            if tries and tries[-1] > 1 and expected:
+                info = self.bucket.head(self.key)
+                if info.etag == expected:
+                    return PutResult(expected, info.version_id, self.key)
+            raise
+        etag = parse_complete_multipart(res.body) or expected  # Ceph RGW Pacific answers <ETag></ETag>
         return PutResult(etag, res.headers.get("x-amz-version-id"), self.key)
 
     def abort(self) -> None:
@@ -525,6 +555,52 @@ def _part_layout(bucket: "S3Bucket", info: ObjectInfo) -> Optional[PartLayout]:
     return layout if str(len(layout.spans(info.size))) == count else None
 
 
+def _read_span(bucket: "S3Bucket", key: str, body: Any, etag: str, start: int, end: int,
+               write: Callable[[bytes, int], None]) -> None:
+    """Read bytes ``start..end`` (inclusive) of the object into ``write(chunk, offset)``.
+
+    After a retryable failure mid-body (reset, timeout, short body) the rest is fetched
+    from the current offset with a ranged GET pinned to ``etag`` (If-Match), so bytes
+    already written are never fetched twice and versions are never mixed.
+    """
+    import time
+
+    from ._log import logger
+    from .errors import IncompleteBody
+
+    retry = bucket.client.retry
+    pos, attempt = start, 1
+    while pos <= end:
+        try:
+            if body is None:
+                body = bucket._req("GET", key, stream=True,
+                                   headers={"range": f"bytes={pos}-{end}", "if-match": f'"{etag}"'})
+            while True:
+                chunk = body.read(STREAM_CHUNK)
+                if not chunk:
+                    break
+                write(chunk, pos)
+                pos += len(chunk)
+            body.close()
+            body = None
+            if pos <= end:
+                raise IncompleteBody(f"body ended at byte {pos} of {end + 1}", bucket=bucket.name, key=key,
+                                     retryable=True)
+        except S3Error as e:
+            if body is not None:
+                body.close()
+                body = None
+            if not retry.should_retry(e, attempt):
+                raise
+            delay = retry.delay(attempt)
+            logger().debug("retry %d: %s while reading %r at byte %d; resuming there in %.3f s",
+                           attempt, e.code, key, pos, delay)
+            attempt += 1
+            time.sleep(delay)
+    if body is not None:
+        body.close()
+
+
 def download_fileobj(
     bucket: "S3Bucket",
     key: str,
@@ -549,20 +625,15 @@ def download_fileobj(
         if not verify:
             verifier.active = False
         tracker = _Progress(progress, info.size)
-        write = fileobj.write
-        while True:
-            chunk = body.read(STREAM_CHUNK)
-            if not chunk:
-                break
+
+        def write(chunk: bytes, offset: int) -> None:
             verifier.update(chunk)
-            write(chunk)
+            fileobj.write(chunk)
             tracker.add(len(chunk))
+
+        _read_span(bucket, key, body, info.etag, 0, info.size - 1, write)
     finally:
         body.close()
-    if body.received != info.size:
-        from .errors import IncompleteBody
-
-        raise IncompleteBody(f"got {body.received} of {info.size} bytes", bucket=bucket.name, key=key)
     verifier.check(bucket.name, key)
     return info
 
@@ -588,15 +659,25 @@ def download_file(
     validate_key(key, bucket.name)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".s3kit-part", dir=directory)
+    retry = bucket.client.retry
     try:
         with os.fdopen(fd, "wb") as f:
-            info = bucket.head(key)
-            workers = concurrency or default_concurrency()
-            if info.size >= PARALLEL_DOWNLOAD_MIN and workers > 1:
-                _parallel_download(bucket, key, info, f, workers, progress, verify)
-            else:
-                got = download_fileobj(bucket, key, f, progress=progress, verify=verify)
-                info = got
+            attempt = 1
+            while True:
+                try:
+                    info = bucket.head(key)
+                    workers = concurrency or default_concurrency()
+                    if info.size >= PARALLEL_DOWNLOAD_MIN and workers > 1:
+                        _parallel_download(bucket, key, info, f, workers, progress, verify)
+                    else:
+                        info = download_fileobj(bucket, key, f, progress=progress, verify=verify)
+                    break
+                except ChecksumMismatch as e:  # corrupted somewhere on the way: start over
+                    if not retry.should_retry(e, attempt):
+                        raise
+                    attempt += 1
+                    f.seek(0)
+                    f.truncate()
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -640,26 +721,15 @@ def _parallel_download(bucket: "S3Bucket", key: str, info: ObjectInfo, f: Binary
     def fetch(r: _Range) -> None:
         if stop.is_set():
             return
-        body = bucket._req("GET", key, headers={"range": f"bytes={r.start}-{r.end}", "if-match": f'"{etag}"'},
-                           stream=True)
         h = hashlib.md5() if part else None
-        off = r.start
-        try:
-            while True:
-                chunk = body.read(STREAM_CHUNK)
-                if not chunk:
-                    break
-                if h is not None:
-                    h.update(chunk)
-                os.pwrite(fd, chunk, off)
-                off += len(chunk)
-                tracker.add(len(chunk))
-        finally:
-            body.close()
-        if off != r.end + 1:
-            from .errors import IncompleteBody
 
-            raise IncompleteBody(f"range {r.start}-{r.end} ended at {off}", bucket=bucket.name, key=key)
+        def write(chunk: bytes, offset: int) -> None:
+            if h is not None:
+                h.update(chunk)
+            os.pwrite(fd, chunk, offset)
+            tracker.add(len(chunk))
+
+        _read_span(bucket, key, None, etag, r.start, r.end, write)
         if h is not None:
             md5s[r.index] = h.digest()
 
