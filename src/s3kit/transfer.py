@@ -104,12 +104,65 @@ def multipart_etag(part_md5_hex: list[str]) -> str:
     return f"{hashlib.md5(b''.join(bytes.fromhex(e) for e in part_md5_hex)).hexdigest()}-{len(part_md5_hex)}"
 
 
-def _digest_headers(bucket: "S3Bucket", data: Any) -> tuple[dict[str, str], Optional[str], str]:
-    """(headers, payload hash, md5 hex) for a part: the server verifies one of them."""
-    md5 = hashlib.md5(data)
-    if bucket.client._scheme == "https":
-        return {"content-md5": base64.b64encode(md5.digest()).decode()}, None, md5.hexdigest()
-    return {}, hashlib.sha256(data).hexdigest(), md5.hexdigest()
+class FileRegion:
+    """``length`` bytes of an open file from ``offset``, as a seekable stream: a part is
+    sent straight from the file (page cache) instead of being held in memory."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.offset, self.length, self.pos = fd, offset, length, 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.length - self.pos
+        n = left if n is None or n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        data = os.pread(self.fd, n, self.offset + self.pos)
+        if len(data) != n:
+            raise S3Error("the local file shrank while being uploaded", code="LocalFileChanged")
+        self.pos += n
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.pos = pos if whence == 0 else (self.pos + pos if whence == 1 else self.length + pos)
+        return self.pos
+
+    def chunks(self, size: int = STREAM_CHUNK) -> Any:
+        for off in range(0, self.length, size):
+            n = min(size, self.length - off)
+            data = os.pread(self.fd, n, self.offset + off)
+            if len(data) != n:
+                raise S3Error("the local file shrank while being uploaded", code="LocalFileChanged")
+            yield data
+
+
+def _md5_hex(data: Any) -> str:
+    if isinstance(data, FileRegion):
+        h = hashlib.md5()
+        for chunk in data.chunks():
+            h.update(chunk)
+        return h.hexdigest()
+    return hashlib.md5(data).hexdigest()
+
+
+def _digest_headers(bucket: "S3Bucket", data: Any) -> tuple[dict[str, str], Optional[str], Optional[str]]:
+    """(headers, payload hash, md5 hex or None) for a part: one digest the server checks.
+
+    Over https: Content-MD5 (TLS covers the wire). Over http: the signed SHA-256, which
+    the server verifies too, so MD5 (the slowest hash here) is not computed at all.
+    """
+    https = bucket.client._scheme == "https"
+    h = hashlib.md5() if https else hashlib.sha256()
+    for chunk in data.chunks() if isinstance(data, FileRegion) else (data,):
+        h.update(chunk)
+    if https:
+        return {"content-md5": base64.b64encode(h.digest()).decode()}, None, h.hexdigest()
+    return {}, h.hexdigest(), None
 
 
 class _Progress:
@@ -169,14 +222,18 @@ class MultipartUpload:
                 MultipartUpload(self.bucket, self.key, u.upload_id).abort_quietly()
 
     def upload_part(self, number: int, data: Any) -> str:
+        """Upload one part (bytes-like or a FileRegion); returns its ETag."""
         headers, payload_hash, md5_hex = _digest_headers(self.bucket, data)
         res = self.bucket._req("PUT", self.key, query={"partNumber": str(number), "uploadId": self.upload_id},
-                               headers=headers, body=data, payload_hash=payload_hash)
+                               headers=headers, body=data, payload_hash=payload_hash, length=len(data))
         etag = res.headers.get("etag", "").strip('"')
-        if etag and is_plain_md5_etag(etag, res.headers) and etag != md5_hex:
+        if md5_hex and etag and is_plain_md5_etag(etag, res.headers) and etag != md5_hex:
             raise ChecksumMismatch(f"server stored part {number} with ETag {etag}, expected {md5_hex}",
                                    bucket=self.bucket.name, key=self.key, retryable=True)
-        return etag or md5_hex
+        if not etag:
+            raise S3Error(f"UploadPart {number} answered without an ETag", code="ProtocolError",
+                          bucket=self.bucket.name, key=self.key)
+        return etag
 
     def complete(self, parts: list[tuple[int, str]]) -> PutResult:
         from .xmlcodec import build_complete, parse_complete_multipart
@@ -289,13 +346,9 @@ def upload_file(
         nparts = -(-size // ps)
         fd = f.fileno()
 
-        def read_part(n: int) -> bytes:
+        def read_part(n: int) -> FileRegion:
             off = (n - 1) * ps
-            want = min(ps, size - off)
-            data = os.pread(fd, want, off)
-            if len(data) != want:
-                raise S3Error(f"{path} changed size while being uploaded", code="LocalFileChanged", key=key)
-            return data
+            return FileRegion(fd, off, min(ps, size - off))
 
         upload, done = None, {}
         headers["x-amz-meta-" + PART_LAYOUT_META] = PartLayout(ps).encode()
@@ -310,7 +363,7 @@ def upload_file(
 
 
 def _find_resumable(bucket: "S3Bucket", key: str, size: int, ps: int,
-                    read_part: Callable[[int], bytes]) -> tuple[Optional[MultipartUpload], dict[int, str]]:
+                    read_part: Callable[[int], FileRegion]) -> tuple[Optional[MultipartUpload], dict[int, str]]:
     """An unfinished upload of this key whose stored parts match the local file."""
     from ._log import logger
 
@@ -329,7 +382,7 @@ def _find_resumable(bucket: "S3Bucket", key: str, size: int, ps: int,
             ok = all(
                 1 <= p.number <= nparts
                 and p.size == min(ps, size - (p.number - 1) * ps)
-                and p.etag == hashlib.md5(read_part(p.number)).hexdigest()
+                and p.etag == _md5_hex(read_part(p.number))
                 for p in parts
             )
             if ok:
@@ -358,9 +411,9 @@ def _run_parts(
     workers = max(1, min(concurrency or default_concurrency(), len(numbers) or 1))
 
     def one(n: int) -> None:
-        data = read_part(n)
-        etags[n] = upload.upload_part(n, data)
-        tracker.add(len(data))
+        part = read_part(n)
+        etags[n] = upload.upload_part(n, part)
+        tracker.add(len(part))
 
     ex = ThreadPoolExecutor(workers, thread_name_prefix="s3kit-upload")
     futures: list[Any] = []
@@ -503,7 +556,7 @@ class _Verifier:
         self._part_md5s: list[bytes] = []
         self._in_part = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: Any) -> None:
         if not self.active:
             return
         if self.layout is None:
@@ -556,7 +609,7 @@ def _part_layout(bucket: "S3Bucket", info: ObjectInfo) -> Optional[PartLayout]:
 
 
 def _read_span(bucket: "S3Bucket", key: str, body: Any, etag: str, start: int, end: int,
-               write: Callable[[bytes, int], None]) -> None:
+               write: Callable[[memoryview, int], None]) -> None:
     """Read bytes ``start..end`` (inclusive) of the object into ``write(chunk, offset)``.
 
     After a retryable failure mid-body (reset, timeout, short body) the rest is fetched
@@ -570,17 +623,19 @@ def _read_span(bucket: "S3Bucket", key: str, body: Any, etag: str, start: int, e
 
     retry = bucket.client.retry
     pos, attempt = start, 1
+    buf = bytearray(min(STREAM_CHUNK, max(1, end - start + 1)))  # reused: no allocation per chunk
+    view = memoryview(buf)
     while pos <= end:
         try:
             if body is None:
                 body = bucket._req("GET", key, stream=True,
                                    headers={"range": f"bytes={pos}-{end}", "if-match": f'"{etag}"'})
             while True:
-                chunk = body.read(STREAM_CHUNK)
-                if not chunk:
+                n = body.readinto(view)
+                if not n:
                     break
-                write(chunk, pos)
-                pos += len(chunk)
+                write(view[:n], pos)
+                pos += n
             body.close()
             body = None
             if pos <= end:
@@ -626,7 +681,7 @@ def download_fileobj(
             verifier.active = False
         tracker = _Progress(progress, info.size)
 
-        def write(chunk: bytes, offset: int) -> None:
+        def write(chunk: memoryview, offset: int) -> None:
             verifier.update(chunk)
             fileobj.write(chunk)
             tracker.add(len(chunk))
@@ -723,7 +778,7 @@ def _parallel_download(bucket: "S3Bucket", key: str, info: ObjectInfo, f: Binary
             return
         h = hashlib.md5() if part else None
 
-        def write(chunk: bytes, offset: int) -> None:
+        def write(chunk: memoryview, offset: int) -> None:
             if h is not None:
                 h.update(chunk)
             os.pwrite(fd, chunk, offset)

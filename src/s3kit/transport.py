@@ -509,9 +509,23 @@ class StreamingBody:
         return data
 
     def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        n = len(data)
-        b[:n] = data
+        """Read into a caller's buffer (no per-chunk allocation); 0 at the end."""
+        if self._conn is None:
+            return 0
+        try:
+            n = self._resp.readinto(b)
+        except BaseException as e:
+            self._drop()
+            raise _wrap(e, self._conn_host(), 0, self._timeout) from None
+        self.received += n
+        if not n or self._resp.isclosed():
+            if self.length is not None and self.received < self.length:
+                self._drop()
+                raise IncompleteBody(
+                    f"response body cut short: got {self.received} of {self.length} bytes",
+                    status=self.status, retryable=True,
+                )
+            self._finish()
         return n
 
     def _conn_host(self) -> str:
