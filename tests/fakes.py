@@ -49,8 +49,9 @@ class FakeS3:
                 if reply.status < 0:  # close the connection without answering
                     self.close_connection = True
                     return
-                self.send_response(reply.status)
-                hdrs = {"x-amz-request-id": f"req-{len(outer.requests)}", **(reply.headers or {})}
+                self.send_response_only(reply.status)
+                hdrs = {"x-amz-request-id": f"req-{len(outer.requests)}", "Date": self.date_time_string(),
+                        **(reply.headers or {})}
                 if "content-length" not in {k.lower() for k in hdrs}:
                     hdrs["Content-Length"] = str(len(reply.body))
                 for k, v in hdrs.items():

@@ -25,7 +25,7 @@ from .errors import (
     error_for,
 )
 from .retry import Retry
-from .transport import Body, HTTPResult, StreamingBody, Timeout, Transport
+from .transport import Body, HTTPResult, StreamingBody, Timeout, Transport, rewind_point
 
 if TYPE_CHECKING:
     from .bucket import S3Bucket
@@ -300,7 +300,7 @@ class S3Client:
             hdrs.update(headers)
         qs = sigv4.canonical_query(query) if query else ""
         path_key = sigv4.quote_path(key) if key else ""
-        start = body.tell() if hasattr(body, "seek") else None  # type: ignore[union-attr]
+        start = rewind_point(body)
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview)) or start is not None
         retry = self.retry
         attempt = 0

@@ -217,6 +217,7 @@ _BY_CODE: dict[str, type[S3Error]] = {
 }
 
 # Codes worth retrying (AWS SDK "standard" mode transient and throttling codes).
+# ExpiredToken is not here: the client retries it only after refreshing credentials.
 RETRYABLE_CODES = frozenset(
     {
         "SlowDown",
@@ -229,8 +230,7 @@ RETRYABLE_CODES = frozenset(
         "TooManyRequestsException",
         "RequestLimitExceeded",
         "BandwidthLimitExceeded",
-        "RequestTimeTooSkewed",
-        "ExpiredToken",
+        "RequestTimeTooSkewed",  # retried once the clock offset is corrected
     }
 )
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

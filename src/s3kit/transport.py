@@ -302,10 +302,11 @@ class Transport:
             conn.connect()
         except socket.timeout:
             raise ConnectTimeout(
-                f"no connection to {conn.host}:{conn.port} within {self.timeout.connect:g} s"
+                f"no connection to {conn.host}:{conn.port} within {self.timeout.connect:g} s", retryable=True
             ) from None
-        except OSError as e:
-            raise TransportError(f"cannot connect to {conn.host}:{conn.port}: {_describe(e)}") from None
+        except OSError as e:  # nothing was sent: always safe to try again
+            raise TransportError(f"cannot connect to {conn.host}:{conn.port}: {_describe(e)}",
+                                 retryable=True) from None
         conn.sock.settimeout(self.timeout.read)
 
     def open_connections(self) -> int:
@@ -339,7 +340,7 @@ class Transport:
         hc = _load_http()
         key = (scheme, host, port)
         pool = self._pool(key)
-        start = body.tell() if hasattr(body, "seek") else None  # type: ignore[union-attr]
+        start = rewind_point(body)
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview)) or start is not None
         for fresh_try in (False, True):
             conn = pool.take()
@@ -392,6 +393,19 @@ class Transport:
         else:
             pool.discard(conn)
         return HTTPResult(resp.status, resp.headers, data)
+
+
+def rewind_point(body: Any) -> Optional[int]:
+    """Where to seek back to before re-sending ``body``; None if it cannot be replayed."""
+    if body is None or isinstance(body, (bytes, bytearray, memoryview)) or not hasattr(body, "seek"):
+        return None
+    seekable = getattr(body, "seekable", None)
+    try:
+        if seekable is not None and not seekable():
+            return None
+        return int(body.tell())
+    except (OSError, ValueError):
+        return None
 
 
 class _Closed:
