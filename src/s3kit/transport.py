@@ -1,30 +1,38 @@
-"""HTTP/1.1 transport: a small keep-alive connection pool over ``http.client``.
+"""HTTP/1.1 transport: a small keep-alive connection pool. Knows bytes and sockets, not buckets.
 
-Knows bytes and sockets, not buckets. One :class:`Transport` holds a bounded pool per
-(scheme, host, port); it is thread-safe. ``http.client`` and ``ssl`` are imported on first
-use so that importing s3kit stays cheap.
+Connections are opened by ``http.client`` (TCP, TLS with certificate checks, proxy
+tunnels); the per-request exchange is ours: the request head is written with one
+``sendall`` (with the body when small), and answers are parsed from one buffered reader
+kept per connection. Profiling showed http.client's per-request objects (an HTTPResponse,
+a new socket file, an email-package header parser, per-header validation) as the largest
+client-side cost of a small request.
+
+One :class:`Transport` holds a bounded pool per (scheme, host, port); it is thread-safe.
+``http.client`` and ``ssl`` are imported on first use to keep ``import s3kit`` cheap.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import threading
+import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Mapping, NamedTuple, Optional, Union
 
-from .errors import ConnectTimeout, IncompleteBody, ReadTimeout, TransportError
+from .errors import ConnectTimeout, IncompleteBody, InvalidArgument, ReadTimeout, TransportError
 
 if TYPE_CHECKING:
-    import http.client
     import ssl
 
-__all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Body"]
+__all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Body", "Headers", "rewind_point"]
 
 Body = Union[bytes, bytearray, memoryview, BinaryIO, None]
 
 _MAX_HEADERS = 200
 _MAX_LINE = 65536
 _CHUNK = 1 << 20
+_SEND_CHUNK = 256 * 1024
+_COALESCE = 64 * 1024  # bodies up to this size go out in the same sendall as the head
+_IDLE_CHECK = 1.0  # idle seconds after which a pooled connection is checked before reuse
 MAX_ERROR_BODY = 1 << 20
 
 
@@ -41,10 +49,6 @@ class Timeout(NamedTuple):
 class Headers(dict):  # type: ignore[type-arg]
     """Response headers: a plain dict keyed by lower-case name (repeats joined by ", ")."""
 
-    def get_all(self, name: str, default: Any = None) -> Any:  # http.client.getheader uses it
-        v = self.get(name.lower())
-        return [v] if v is not None else default
-
 
 class HTTPResult(NamedTuple):
     status: int
@@ -52,77 +56,32 @@ class HTTPResult(NamedTuple):
     body: bytes
 
 
-_http_client: Any = None
-_FastResponse: Any = None
+class _Conn:
+    """One pooled connection: the http.client connection that opened it, its socket and
+    the buffered reader kept for every answer on it."""
+
+    __slots__ = ("http", "sock", "rfile", "idle_since", "proxied", "label")
+
+    def __init__(self, http: Any, proxied: bool, label: str) -> None:
+        self.http = http
+        self.sock: Any = None
+        self.rfile: Any = None
+        self.idle_since = 0.0
+        self.proxied = proxied
+        self.label = label
+
+    def close(self) -> None:
+        try:
+            if self.rfile is not None:
+                self.rfile.close()
+        finally:
+            self.http.close()
 
 
 def _load_http() -> Any:
-    """Import http.client and define the fast response class on first use."""
-    global _http_client, _FastResponse
-    if _http_client is not None:
-        return _http_client
-    import http.client as hc
+    import http.client
 
-    class FastResponse(hc.HTTPResponse):
-        """``HTTPResponse`` whose header parsing skips the email package.
-
-        http.client builds an ``email.message.Message`` per response; a dict parse of the
-        same lines costs a fraction of it (profiled as the largest per-request cost).
-        """
-
-        def begin(self) -> None:
-            if self.headers is not None:
-                return
-            fp = self.fp
-            while True:
-                version, status, reason = self._read_status()
-                headers = Headers()
-                for _ in range(_MAX_HEADERS + 1):
-                    line = fp.readline(_MAX_LINE + 1)
-                    if len(line) > _MAX_LINE:
-                        raise hc.LineTooLong("header line")
-                    if line in (b"\r\n", b"\n", b""):
-                        break
-                    name, sep, value = line.decode("iso-8859-1").partition(":")
-                    if not sep:
-                        continue  # obs-fold or junk: ignored, as S3 never sends it
-                    name = name.strip().lower()
-                    value = value.strip()
-                    prev = headers.get(name)
-                    headers[name] = value if prev is None else f"{prev}, {value}"
-                else:
-                    raise hc.HTTPException(f"got more than {_MAX_HEADERS} headers")
-                if status != 100:
-                    break
-            self.code = self.status = status
-            self.reason = reason.strip()
-            if version in ("HTTP/1.0", "HTTP/0.9"):
-                self.version = 10
-            elif version.startswith("HTTP/1."):
-                self.version = 11
-            else:
-                raise hc.UnknownProtocol(version)
-            self.headers = self.msg = headers  # type: ignore[assignment]
-            tr_enc = headers.get("transfer-encoding")
-            self.chunked = bool(tr_enc) and tr_enc.lower() == "chunked"  # type: ignore[union-attr]
-            self.chunk_left = None
-            self.will_close = self._check_close()
-            self.length = None
-            length = headers.get("content-length")
-            if length and not self.chunked:
-                try:
-                    n = int(length)
-                except ValueError:
-                    n = -1
-                self.length = n if n >= 0 else None
-            if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
-                self.length = 0
-            if not self.will_close and not self.chunked and self.length is None:
-                self.will_close = True
-
-    _FastResponse = FastResponse
-    _http_client = hc
-    return hc
+    return http.client
 
 
 def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> Optional[tuple[str, int]]:
@@ -131,31 +90,30 @@ def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> Optional[tuple
     if not url:
         return None
     no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
+    h = host.lower()
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
         if not entry:
             continue
         if entry == "*":
             return None
         entry = entry.lstrip(".")
-        h = host.lower()
         if h == entry or h.endswith("." + entry):
             return None
     if "://" in url:
         url = url.split("://", 1)[1]
     url = url.rstrip("/").rsplit("@", 1)[-1]  # credentials in proxy URLs are not supported
-    phost, _, pport = url.rpartition(":") if url.count(":") == 1 else (url, "", "")
-    if not _ or not pport.isdigit():
+    phost, sep, pport = url.rpartition(":")
+    if not sep or not pport.isdigit():
         return url, 8080 if scheme == "http" else 3128
     return phost, int(pport)
 
 
-def _sock_dead(conn: Any) -> bool:
+def _sock_dead(conn: _Conn) -> bool:
     """An idle keep-alive socket that is readable was closed (or sent junk) by the server."""
-    sock = conn.sock
-    if sock is None:
-        return True
+    import select
+
     try:
-        r, _, _ = select.select([sock], [], [], 0)
+        r, _, _ = select.select([conn.sock], [], [], 0)
     except (OSError, ValueError):
         return True
     return bool(r)
@@ -167,24 +125,27 @@ class _HostPool:
     def __init__(self, maxsize: int, wait: float) -> None:
         self.maxsize = maxsize
         self.wait = wait
-        self.idle: list[Any] = []
+        self.idle: list[_Conn] = []
         self.open = 0
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
 
-    def take(self) -> Optional[Any]:
+    def take(self) -> Optional[_Conn]:
         """An idle live connection, or None after reserving a slot for a new one."""
         dead = []
+        now = time.monotonic()
         with self.lock:
             while True:
+                conn = None
                 while self.idle:
-                    conn = self.idle.pop()
-                    if not _sock_dead(conn):
+                    c = self.idle.pop()
+                    # a socket used within the last second is trusted; an older one is
+                    # checked (one poll) since servers close idle keep-alive connections
+                    if now - c.idle_since < _IDLE_CHECK or not _sock_dead(c):
+                        conn = c
                         break
-                    dead.append(conn)
+                    dead.append(c)
                     self.open -= 1
-                else:
-                    conn = None
                 if conn is not None:
                     break
                 if self.open < self.maxsize:
@@ -198,14 +159,16 @@ class _HostPool:
             d.close()
         return conn
 
-    def give_back(self, conn: Any) -> None:
+    def give_back(self, conn: _Conn) -> None:
+        conn.idle_since = time.monotonic()
         with self.lock:
             self.idle.append(conn)
             self.cond.notify()
 
-    def discard(self, conn: Any) -> None:
+    def discard(self, conn: Optional[_Conn]) -> None:
         try:
-            conn.close()
+            if conn is not None:
+                conn.close()
         finally:
             with self.lock:
                 self.open -= 1
@@ -219,10 +182,8 @@ class _HostPool:
             c.close()
 
 
-# Errors that mean "the reused keep-alive connection was already closed by the server".
-def _stale_errors() -> tuple[type[BaseException], ...]:
-    hc = _load_http()
-    return (hc.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+class _Stale(Exception):
+    """A reused connection turned out closed before any answer byte arrived."""
 
 
 class Transport:
@@ -249,7 +210,7 @@ class Transport:
 
     # -- connections ---------------------------------------------------------------------
 
-    def ssl_context(self) -> ssl.SSLContext:
+    def ssl_context(self) -> "ssl.SSLContext":
         if self._ssl_context is None:
             import ssl
 
@@ -280,34 +241,32 @@ class Transport:
             self._proxies[k] = _proxy_for(scheme, host, self._env)
         return self._proxies[k]
 
-    def _new_conn(self, scheme: str, host: str, port: int) -> Any:
+    def _connect(self, scheme: str, host: str, port: int) -> _Conn:
+        import socket
+
         hc = _load_http()
         proxy = self.proxy(scheme, host)
         chost, cport = proxy or (host, port)
         if scheme == "https":
-            conn = hc.HTTPSConnection(chost, cport, timeout=self.timeout.connect,
-                                      context=self.ssl_context(), blocksize=262144)
+            http = hc.HTTPSConnection(chost, cport, timeout=self.timeout.connect, context=self.ssl_context())
             if proxy:
-                conn.set_tunnel(host, port)
+                http.set_tunnel(host, port)
         else:
-            conn = hc.HTTPConnection(chost, cport, timeout=self.timeout.connect, blocksize=262144)
-        conn.response_class = _FastResponse
-        conn._s3k_proxied = bool(proxy) and scheme == "http"  # absolute-form request target
-        return conn
-
-    def _connect(self, conn: Any) -> None:
-        import socket
-
+            http = hc.HTTPConnection(chost, cport, timeout=self.timeout.connect)
+        conn = _Conn(http, bool(proxy) and scheme == "http", f"{host}:{port}")
         try:
-            conn.connect()
+            http.connect()  # TCP_NODELAY set by http.client; TLS handshake and tunnel here
         except socket.timeout:
-            raise ConnectTimeout(
-                f"no connection to {conn.host}:{conn.port} within {self.timeout.connect:g} s", retryable=True
-            ) from None
-        except OSError as e:  # nothing was sent: always safe to try again
-            raise TransportError(f"cannot connect to {conn.host}:{conn.port}: {_describe(e)}",
+            http.close()
+            raise ConnectTimeout(f"no connection to {chost}:{cport} within {self.timeout.connect:g} s",
                                  retryable=True) from None
+        except OSError as e:  # nothing was sent: always safe to try again
+            http.close()
+            raise TransportError(f"cannot connect to {chost}:{cport}: {_describe(e)}", retryable=True) from None
+        conn.sock = http.sock
         conn.sock.settimeout(self.timeout.read)
+        conn.rfile = conn.sock.makefile("rb", buffering=65536)
+        return conn
 
     def open_connections(self) -> int:
         """Connections currently open (idle + in use), for tests and diagnostics."""
@@ -337,62 +296,116 @@ class Transport:
         A reused connection that the server had closed is retried once on a new one,
         when the body can be replayed. ``max_body`` bounds what is read into memory.
         """
-        hc = _load_http()
-        key = (scheme, host, port)
-        pool = self._pool(key)
+        pool = self._pool((scheme, host, port))
         start = rewind_point(body)
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview)) or start is not None
-        for fresh_try in (False, True):
+        head = _request_head(method, target, headers)
+        for fresh in (False, True):
             conn = pool.take()
             reused = conn is not None
             if conn is None:
                 try:
-                    conn = self._new_conn(scheme, host, port)
-                    self._connect(conn)
+                    conn = self._connect(scheme, host, port)
                 except BaseException:
-                    pool.discard(conn) if conn is not None else pool.discard(_Closed())
+                    pool.discard(None)
                     raise
             try:
-                path = f"{scheme}://{host}:{port}{target}" if conn._s3k_proxied else target
-                conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-                for k, v in headers.items():
-                    conn.putheader(k, v)
-                if isinstance(body, (bytes, bytearray, memoryview)) or body is None:
-                    conn.endheaders(body if body else None)
-                else:
-                    conn.endheaders()
-                    _send_stream(conn, body)
-                resp = conn.getresponse()
-            except _stale_errors() as e:
+                if conn.proxied:
+                    head = _request_head(method, f"{scheme}://{host}:{port}{target}", headers)
+                _send(conn.sock, head, body)
+                status, rheaders = _read_head(conn.rfile, reused and not fresh)
+            except _Stale:
                 pool.discard(conn)
-                if reused and not fresh_try and replayable:
+                if replayable:
                     if start is not None:
                         body.seek(start)  # type: ignore[union-attr]
                     continue
-                raise TransportError(f"connection to {host}:{port} lost: {_describe(e)}",
-                                     retryable=replayable) from None
+                raise TransportError(f"connection to {host}:{port} was closed by the server", retryable=False)
             except BaseException as e:
                 pool.discard(conn)
-                raise _wrap(e, host, port, self.timeout) from None
+                raise _wrap(e, conn.label, self.timeout) from None
             break
+        resp = StreamingBody(conn, pool, status, rheaders, method, self.timeout)
         if stream:
-            return StreamingBody(resp, conn, pool, self.timeout)
-        keep = not resp.will_close
+            return resp
         try:
-            if resp.status >= 300:
+            if status >= 300:
                 # error bodies are small; a server announcing more gets cut off
-                data, complete = _read_body(resp, MAX_ERROR_BODY, truncate=True)
-                keep = keep and complete
+                data = resp.read_all(MAX_ERROR_BODY, truncate=True)
             else:
-                data, _ = _read_body(resp, max_body, truncate=False)
-        except BaseException as e:
-            pool.discard(conn)
-            raise _wrap(e, host, port, self.timeout) from None
-        if keep:
-            pool.give_back(conn)
+                data = resp.read_all(max_body, truncate=False)
+        finally:
+            resp.close()
+        return HTTPResult(status, rheaders, data)
+
+
+def _request_head(method: str, target: str, headers: Mapping[str, str]) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    for k, v in headers.items():
+        if "\n" in v or "\r" in v:
+            raise InvalidArgument(f"header {k!r} contains a line break")
+        lines.append(f"{k}: {v}\r\n")
+    lines.append("\r\n")
+    try:
+        return "".join(lines).encode("latin-1")
+    except UnicodeEncodeError:
+        raise InvalidArgument("header values must be Latin-1 (non-ASCII metadata is encoded for you)") from None
+
+
+def _send(sock: Any, head: bytes, body: Body) -> None:
+    if body is None or isinstance(body, (bytes, bytearray, memoryview)):
+        if body is not None and len(body):
+            if len(body) <= _COALESCE:
+                sock.sendall(head + body)  # one segment: no Nagle/delayed-ACK wait
+                return
+            sock.sendall(head)
+            sock.sendall(body)
+            return
+        sock.sendall(head)
+        return
+    sock.sendall(head)
+    read = body.read
+    while True:
+        chunk = read(_SEND_CHUNK)
+        if not chunk:
+            break
+        sock.sendall(chunk)
+
+
+def _read_head(rfile: Any, reused: bool) -> tuple[int, Headers]:
+    """Status and headers of the next answer (1xx answers skipped)."""
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line:
+            if reused:
+                raise _Stale()
+            raise ConnectionResetError("server closed the connection without answering")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise ConnectionError(f"malformed status line {line[:100]!r}")
+        status = int(parts[1])
+        headers = Headers()
+        for _ in range(_MAX_HEADERS + 1):
+            hl = rfile.readline(_MAX_LINE + 1)
+            if hl in (b"\r\n", b"\n"):
+                break
+            if not hl:
+                raise ConnectionResetError("connection closed inside the response headers")
+            if len(hl) > _MAX_LINE:
+                raise ConnectionError("response header line too long")
+            name, sep, value = hl.decode("latin-1").partition(":")
+            if not sep:
+                continue
+            name = name.strip().lower()
+            value = value.strip()
+            prev = headers.get(name)
+            headers[name] = value if prev is None else f"{prev}, {value}"
         else:
-            pool.discard(conn)
-        return HTTPResult(resp.status, resp.headers, data)
+            raise ConnectionError(f"more than {_MAX_HEADERS} response headers")
+        if parts[0] == b"HTTP/1.0" and "keep-alive" not in headers.get("connection", "").lower():
+            headers["connection"] = "close"
+        if status >= 200 or status == 101:
+            return status, headers
 
 
 def rewind_point(body: Any) -> Optional[int]:
@@ -408,165 +421,188 @@ def rewind_point(body: Any) -> Optional[int]:
         return None
 
 
-class _Closed:
-    def close(self) -> None:
-        pass
-
-
-def _send_stream(conn: Any, body: Any) -> None:
-    read = body.read
-    while True:
-        chunk = read(262144)
-        if not chunk:
-            break
-        conn.send(chunk)
-
-
-def _read_body(resp: Any, limit: Optional[int], truncate: bool) -> tuple[bytes, bool]:
-    """Read a whole body in chunks, so memory follows the bytes that actually arrive
-    (http.client would allocate whatever Content-Length announces up front).
-
-    Returns (data, complete). Past ``limit``: cut off if ``truncate``, else an error.
-    A body shorter than its Content-Length raises IncompleteBody.
-    """
-    hc = _load_http()
-    length = resp.length
-    if length is not None and length <= _CHUNK and (limit is None or length <= limit):
-        try:
-            return resp.read(), True  # the common small body: one read
-        except hc.IncompleteRead as e:
-            raise IncompleteBody(f"response body cut short: got {len(e.partial)} of {length} bytes",
-                                 status=resp.status, retryable=True) from None
-    chunks = []
-    got = 0
-    while True:
-        want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - got)
-        chunk = resp.read(want) if want > 0 else b""
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-        if limit is not None and got > limit:
-            if truncate:
-                return b"".join(chunks)[:limit], False
-            raise TransportError(f"response body larger than the {limit} bytes expected", status=resp.status)
-    if length is not None and got < length:
-        raise IncompleteBody(f"response body cut short: got {got} of {length} bytes",
-                             status=resp.status, retryable=True)
-    return b"".join(chunks), True
-
-
 def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
-def _wrap(e: BaseException, host: str, port: int, timeout: Timeout) -> BaseException:
-    """Turn socket / http.client errors into S3Errors; leave ours and interrupts alone."""
+def _wrap(e: BaseException, where: str, timeout: Timeout) -> BaseException:
+    """Turn socket errors into S3Errors; leave ours and interrupts alone."""
     import socket
 
     from .errors import S3Error
 
     if isinstance(e, S3Error) or not isinstance(e, Exception):
         return e
-    hc = _load_http()
     if isinstance(e, socket.timeout):
-        return ReadTimeout(f"no data from {host}:{port} for {timeout.read:g} s", retryable=True)
-    if isinstance(e, hc.IncompleteRead):
-        return IncompleteBody(f"response body cut short: {_describe(e)}", retryable=True)
-    if isinstance(e, (OSError, hc.HTTPException)):
-        return TransportError(f"request to {host}:{port} failed: {_describe(e)}", retryable=True)
+        return ReadTimeout(f"no data from {where} for {timeout.read:g} s", retryable=True)
+    if isinstance(e, (OSError, ValueError)):
+        return TransportError(f"request to {where} failed: {_describe(e)}", retryable=True)
     return e
 
 
 class StreamingBody:
-    """A response body read on demand. Returns its connection to the pool when fully read.
+    """A response body read on demand (Content-Length or chunked). Returns its connection
+    to the pool when fully read; one closed early is discarded, never reused.
 
     Never returns a short body as complete: if the server stops before Content-Length,
     ``read`` raises :class:`IncompleteBody`.
     """
 
-    def __init__(self, resp: Any, conn: Any, pool: _HostPool, timeout: Timeout) -> None:
-        self.status: int = resp.status
-        self.headers: Headers = resp.headers
-        self._resp = resp
-        self._conn: Any = conn
+    def __init__(self, conn: _Conn, pool: _HostPool, status: int, headers: Headers, method: str,
+                 timeout: Timeout) -> None:
+        self.status = status
+        self.headers = headers
+        self._conn: Optional[_Conn] = conn
         self._pool = pool
         self._timeout = timeout
-        self.length: Optional[int] = resp.length  # None for chunked
+        self._rfile = conn.rfile
+        self._label = conn.label
+        self._keep = "close" not in headers.get("connection", "").lower()
+        te = headers.get("transfer-encoding", "").lower()
+        self._chunked = "chunked" in te
+        self._chunk_left = 0
+        self.length: Optional[int] = None
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            self.length = 0
+        elif not self._chunked:
+            cl = headers.get("content-length")
+            if cl is not None and cl.isdigit():
+                self.length = int(cl)
+            else:
+                self._keep = False  # body runs to connection close
+        self._left = self.length  # None: chunked or until close
         self.received = 0
+        if self.length == 0:
+            self._finish()
+
+    # -- reading -------------------------------------------------------------------------
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left if ``n`` < 0); b"" at the end."""
         if self._conn is None:
             return b""
         try:
-            data = self._resp.read() if n is None or n < 0 else self._resp.read(n)
+            data = self._read(n)
         except BaseException as e:
             self._drop()
-            hc = _load_http()
-            if isinstance(e, hc.IncompleteRead):
-                raise IncompleteBody(
-                    f"response body cut short after {self.received + len(e.partial)} bytes",
-                    status=self.status, retryable=True,
-                ) from None
-            raise _wrap(e, self._conn_host(), 0, self._timeout) from None
+            raise self._error(e) from None
         self.received += len(data)
-        # http.client closes the response at Content-Length, at the last chunk, or at EOF;
-        # only the last is an error when fewer bytes than announced arrived.
-        if not data or self._resp.isclosed():
-            if self.length is not None and self.received < self.length:
-                self._drop()
-                raise IncompleteBody(
-                    f"response body cut short: got {self.received} of {self.length} bytes",
-                    status=self.status, retryable=True,
-                )
-            self._finish()
         return data
 
     def readinto(self, b: Any) -> int:
-        """Read into a caller's buffer (no per-chunk allocation); 0 at the end."""
+        """Read into a caller's buffer (no allocation per chunk); 0 at the end."""
         if self._conn is None:
             return 0
+        if self._chunked or self._left is None:
+            data = self.read(len(b))
+            b[: len(data)] = data
+            return len(data)
         try:
-            n = self._resp.readinto(b)
+            want = min(len(b), self._left)
+            n = self._rfile.readinto(memoryview(b)[:want]) if want else 0
+            if want and not n:
+                raise IncompleteBody(f"response body cut short: got {self.received} of {self.length} bytes",
+                                     status=self.status, retryable=True)
         except BaseException as e:
             self._drop()
-            raise _wrap(e, self._conn_host(), 0, self._timeout) from None
+            raise self._error(e) from None
+        self._left -= n
         self.received += n
-        if not n or self._resp.isclosed():
-            if self.length is not None and self.received < self.length:
-                self._drop()
-                raise IncompleteBody(
-                    f"response body cut short: got {self.received} of {self.length} bytes",
-                    status=self.status, retryable=True,
-                )
+        if self._left == 0:
             self._finish()
         return n
 
-    def _conn_host(self) -> str:
-        return getattr(self._pool, "host", "server")
+    def _read(self, n: int) -> bytes:
+        if self._chunked:
+            return self._read_chunked(n)
+        if self._left is None:  # until the server closes
+            data = self._rfile.read() if n < 0 else self._rfile.read1(n)
+            if not data:
+                self._finish()
+            return data  # type: ignore[no-any-return]
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._rfile.read(want) if want else b""
+        if len(data) < want:
+            raise IncompleteBody(f"response body cut short: got {self.received + len(data)} of "
+                                 f"{self.length} bytes", status=self.status, retryable=True)
+        self._left -= len(data)
+        if self._left == 0:
+            self._finish()
+        return data  # type: ignore[no-any-return]
+
+    def _read_chunked(self, n: int) -> bytes:
+        out = []
+        want = n if n >= 0 else -1
+        while want != 0:
+            if self._chunk_left == 0:
+                line = self._rfile.readline(_MAX_LINE)
+                if not line:
+                    raise IncompleteBody("chunked body cut short", status=self.status, retryable=True)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self._rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    self._finish()
+                    break
+                self._chunk_left = size
+            take = self._chunk_left if want < 0 else min(want, self._chunk_left)
+            data = self._rfile.read(take)
+            if len(data) < take:
+                raise IncompleteBody("chunked body cut short", status=self.status, retryable=True)
+            out.append(data)
+            self._chunk_left -= take
+            if self._chunk_left == 0:
+                self._rfile.readline(_MAX_LINE)  # CRLF after the chunk
+            if want > 0:
+                want -= take
+                break  # return what one chunk gave, like a socket read
+        return b"".join(out)
+
+    def read_all(self, limit: Optional[int], truncate: bool) -> bytes:
+        """The rest of the body, read in chunks so memory follows the bytes that arrive
+        (a hostile Content-Length allocates nothing). Past ``limit``: cut off (and the
+        connection dropped) if ``truncate``, else an error."""
+        if self._left is not None and (limit is None or self._left <= limit) and self._left <= _CHUNK:
+            return self.read(-1)
+        chunks = []
+        got = 0
+        while True:
+            want = _CHUNK if limit is None else min(_CHUNK, limit + 1 - got)
+            chunk = self.read(want) if want > 0 else b""
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if limit is not None and got > limit:
+                self._drop()
+                if truncate:
+                    return b"".join(chunks)[:limit]
+                raise TransportError(f"response body larger than the {limit} bytes expected", status=self.status)
+        return b"".join(chunks)
+
+    def _error(self, e: BaseException) -> BaseException:
+        return _wrap(e, self._label, self._timeout)
+
+    # -- releasing -----------------------------------------------------------------------
 
     def _finish(self) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._resp.will_close:
-            self._pool.discard(conn)
-        else:
+        if self._keep:
             self._pool.give_back(conn)
+        else:
+            self._pool.discard(conn)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._resp.close()
             self._pool.discard(conn)
 
     def close(self) -> None:
         """Release the connection; one not fully read is closed, never reused."""
         if self._conn is not None:
-            if self._resp.isclosed():
-                self._finish()
-            else:
-                self._drop()
+            self._drop()
 
     def __enter__(self) -> "StreamingBody":
         return self
