@@ -312,15 +312,24 @@ class Transport:
             try:
                 if conn.proxied:
                     head = _request_head(method, f"{scheme}://{host}:{port}{target}", headers)
-                _send(conn.sock, head, body)
-                status, rheaders = _read_head(conn.rfile, reused and not fresh)
+                try:
+                    _send(conn.sock, head, body)
+                    status, rheaders = _read_head(conn.rfile, reused and not fresh)
+                except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+                    if reused and not fresh:
+                        raise _Stale() from None  # closed while idle: a reset instead of EOF
+                    raise
             except _Stale:
                 pool.discard(conn)
-                if replayable:
+                # The server may have closed before or after reading the request. Replaying
+                # is safe for idempotent methods only; a POST (initiate/complete multipart)
+                # goes back to the caller's retry loop, which accounts for ambiguity.
+                if replayable and method != "POST":
                     if start is not None:
                         body.seek(start)  # type: ignore[union-attr]
                     continue
-                raise TransportError(f"connection to {host}:{port} was closed by the server", retryable=False)
+                raise TransportError(f"connection to {host}:{port} was closed by the server",
+                                     retryable=replayable)
             except BaseException as e:
                 pool.discard(conn)
                 raise _wrap(e, conn.label, self.timeout) from None
