@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 CLIENTS = ["s3kit", "boto3", "minio", "obstore"]
 PEER_PACKAGES = ["boto3", "minio", "obstore"]
 VENV = os.path.join(ROOT, ".venv-bench")
+# Installed packages ship compiled bytecode; an editable checkout only has it if Python may
+# write it. Every client runs with bytecode caching on, as in a normal installation.
+BENCH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def bench_python(use_current: bool) -> str:
@@ -59,7 +62,7 @@ def run_one(py: str, client: str, srv: Any, quick: bool, large: str) -> dict[str
             [py, os.path.join(ROOT, "bench", "workload.py"), client, "--endpoint", srv.endpoint,
              "--access-key", srv.access_key, "--secret-key", srv.secret_key, "--bucket", bucket,
              *(["--quick"] if quick else []), "--large", large],
-            capture_output=True, text=True, timeout=1800)
+            capture_output=True, text=True, timeout=1800, env=BENCH_ENV)
         if proc.returncode != 0:
             raise RuntimeError(f"{client} workload failed:\n{proc.stderr[-3000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

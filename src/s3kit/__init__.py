@@ -32,11 +32,23 @@ from .errors import (
     S3Error,
     TransportError,
 )
-from .models import Listing, ObjectInfo, PutResult
 from .retry import Retry
 from .transport import Timeout
 
 __version__ = "0.1.0"
+
+_LAZY = {"ObjectInfo": "models", "PutResult": "models", "Listing": "models"}
+
+
+def __getattr__(name: str) -> object:
+    # the result records use typing.NamedTuple: loaded when first named, not at import
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 's3kit' has no attribute {name!r}")
 
 __all__ = [
     "S3Client", "S3Bucket", "S3Error", "Credentials", "Retry", "Timeout",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import re
-import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
+from _thread import allocate_lock
+from binascii import b2a_base64
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 
 from . import sigv4
-from .credentials import Credentials, CredentialsProvider, load_profile, resolve_credentials, resolve_region
+from .credentials import Credentials, load_profile, resolve_credentials, resolve_region
 from .errors import (
     AccessDenied,
     BucketAlreadyExists,
@@ -25,19 +23,37 @@ from .errors import (
     error_for,
 )
 from .retry import Retry
-from .transport import Body, HTTPResult, StreamingBody, Timeout, Transport, rewind_point
+from .transport import StreamingBody, Timeout, Transport, rewind_point
 
 if TYPE_CHECKING:
+    from re import Pattern
+    from typing import Any, Callable, Mapping, Optional, Union
+
     from .bucket import S3Bucket
+    from .credentials import CredentialsProvider
+    from .transport import Body, HTTPResult
 
 __all__ = ["S3Client", "validate_bucket_name", "validate_key"]
 
 _USER_AGENT = "s3kit/0.1"
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SMALL_BODY = 64 * 1024  # below this the built-in SHA-256 beats loading OpenSSL's
 _REDIRECT_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed",
                              "IllegalLocationConstraintException", "TemporaryRedirect"})
 _MAX_ERROR_BODY = 1 << 20
+
+
+_patterns: dict[str, Pattern[str]] = {}
+
+
+def _pattern(name: str) -> Pattern[str]:
+    """Compiled on first use: importing re costs more than a whole small request."""
+    p = _patterns.get(name)
+    if p is None:
+        import re
+
+        p = _patterns[name] = re.compile({"ip": r"^\d+\.\d+\.\d+\.\d+$",
+                                          "bucket": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"}[name])
+    return p
 
 
 def validate_bucket_name(name: object, *, strict: bool) -> str:
@@ -50,11 +66,11 @@ def validate_bucket_name(name: object, *, strict: bool) -> str:
         problem = None
         if not 3 <= len(name) <= 63:
             problem = "must be 3 to 63 characters long"
-        elif not _BUCKET_RE.match(name):
+        elif not _pattern("bucket").match(name):
             problem = "may hold only a-z, 0-9, '.' and '-', and must start and end with a letter or digit"
         elif ".." in name or ".-" in name or "-." in name:
             problem = "must not contain '..', '.-' or '-.'"
-        elif _IP_RE.match(name):
+        elif _pattern("ip").match(name):
             problem = "must not look like an IP address"
         elif name.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
             problem = "must not start with 'xn--', 'sthree-' or 'amzn-s3-demo-'"
@@ -80,20 +96,26 @@ def validate_key(key: object, bucket: Optional[str] = None) -> str:
 
 
 def _parse_endpoint(endpoint: str) -> tuple[str, str, int]:
-    if "://" not in endpoint:
-        endpoint = "https://" + endpoint
-    from urllib.parse import urlsplit
-
-    u = urlsplit(endpoint)
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise InvalidArgument(f"endpoint must be a host or an http(s) URL, got {endpoint!r}")
-    if u.path not in ("", "/"):
-        raise InvalidArgument(f"endpoint must not carry a path, got {endpoint!r}")
-    try:
-        port = u.port or (443 if u.scheme == "https" else 80)
-    except ValueError:
-        raise InvalidArgument(f"endpoint has an invalid port: {endpoint!r}") from None
-    return u.scheme, u.hostname, port
+    """``host[:port]`` (https) or ``http(s)://host[:port][/]`` -> (scheme, host, port)."""
+    if not isinstance(endpoint, str):
+        raise InvalidType("endpoint must be str")
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        scheme, rest = "https", endpoint
+    scheme = scheme.lower()
+    authority = rest[:-1] if rest.endswith("/") else rest
+    bad = scheme not in ("http", "https") or not authority or "/" in authority or "@" in authority
+    host, port_s = authority, ""
+    if authority.startswith("["):  # [IPv6]:port
+        host, _, tail = authority[1:].partition("]")
+        if tail:
+            bad = bad or not tail.startswith(":")
+            port_s = tail[1:]
+    elif ":" in authority:
+        host, _, port_s = authority.rpartition(":")
+    if bad or not host or (port_s and not (port_s.isdigit() and 0 < int(port_s) < 65536)):
+        raise InvalidArgument(f"endpoint must be a host[:port] or an http(s)://host[:port] URL, got {endpoint!r}")
+    return scheme, host.lower(), int(port_s) if port_s else (443 if scheme == "https" else 80)
 
 
 def _is_aws_host(host: str) -> bool:
@@ -170,7 +192,7 @@ class S3Client:
             timeout = Timeout(float(timeout), float(timeout))
         self._creds = creds
         self._creds_provider = credentials_provider
-        self._creds_lock = threading.Lock()
+        self._creds_lock = allocate_lock()
         self.retry = retry or Retry()
         self.transport = Transport(verify=verify, timeout=timeout or Timeout(), maxsize=max_connections)
         self._routes: dict[Optional[str], _Route] = {}
@@ -227,7 +249,7 @@ class S3Client:
         virtual = self.addressing == "virtual" or (
             self.addressing == "auto"
             and self._aws
-            and _BUCKET_RE.match(bucket) is not None
+            and _pattern("bucket").match(bucket) is not None
             and not (self._scheme == "https" and "." in bucket)
         )
         if virtual:
@@ -284,10 +306,16 @@ class S3Client:
                 elif self._scheme == "https":
                     # TLS protects the bytes in flight; Content-MD5 lets the server verify
                     # them at rest without the client hashing twice.
+                    import hashlib  # OpenSSL is loaded for TLS anyway
+
                     payload_hash = sigv4.UNSIGNED_PAYLOAD
-                    hdrs["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # type: ignore[arg-type]
+                    hdrs["content-md5"] = b2a_base64(hashlib.md5(body).digest(), newline=False).decode()
+                elif n <= _SMALL_BODY:
+                    payload_hash = sigv4.sha256(body).hexdigest()
                 else:
-                    payload_hash = hashlib.sha256(body).hexdigest()  # type: ignore[arg-type]
+                    import hashlib  # OpenSSL's SHA-256 is several times faster on large bodies
+
+                    payload_hash = hashlib.sha256(body).hexdigest()
         else:
             if length is None:
                 raise InvalidArgument("a stream body needs its length")

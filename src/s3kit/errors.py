@@ -6,7 +6,10 @@ bucket, key) and never a credential.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
+
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
 
 __all__ = [
     "S3Error",

@@ -6,11 +6,19 @@ S3 rules differ from generic SigV4: the path is the object key percent-encoded o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
-from typing import Iterable, Mapping
-from urllib.parse import quote
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
+
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping
+
+try:  # the interpreter's built-in SHA-256: importing hashlib would load OpenSSL (~2.5 ms)
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # Python 3.10-3.11
+    except ImportError:  # builds without the built-in hashes
+        from hashlib import sha256  # type: ignore[assignment,no-redef]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -21,20 +29,50 @@ MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 _UNSIGNED_HEADERS = frozenset({"user-agent", "expect", "content-length", "transfer-encoding",
                                "connection", "x-amzn-trace-id", "accept-encoding"})
 
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) on the built-in hash; the hmac module would pull in OpenSSL."""
+    if len(key) > 64:
+        key = sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = sha256(key.translate(_IPAD))
+    inner.update(msg)
+    outer = sha256(key.translate(_OPAD))
+    outer.update(inner.digest())
+    return outer.digest()  # type: ignore[no-any-return]
+
+
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+_PCT = [chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in range(256)]
+_PCT_SLASH = list(_PCT)
+_PCT_SLASH[ord("/")] = "/"
+_SAFE = _UNRESERVED
+_SAFE_SLASH = _UNRESERVED + b"/"
+
+
+def _encode(s: str, table: list[str], safe: bytes) -> str:
+    b = s.encode("utf-8")
+    if not b.translate(None, safe):  # nothing to escape: the common case, all in C
+        return s
+    return "".join([table[c] for c in b])
+
 
 def quote_path(key: str) -> str:
     """Percent-encode a key for the URI path (RFC 3986 unreserved and ``/`` kept)."""
-    return quote(key, safe="/~")
+    return _encode(key, _PCT_SLASH, _SAFE_SLASH)
 
 
 def quote_param(value: str) -> str:
     """Percent-encode a query name or value (space is ``%20``, ``/`` is ``%2F``)."""
-    return quote(value, safe="~")
+    return _encode(value, _PCT, _SAFE)
 
 
 def canonical_query(params: Mapping[str, str | None] | Iterable[tuple[str, str | None]]) -> str:
     """The canonical (and wire) query string: encoded, sorted, ``key=`` for value-less."""
-    items = params.items() if isinstance(params, Mapping) else params
+    items = params.items() if hasattr(params, "items") else params
     encoded = sorted((quote_param(k), quote_param(v) if v else "") for k, v in items)
     return "&".join(f"{k}={v}" for k, v in encoded)
 
@@ -52,10 +90,10 @@ def signing_key(secret_key: str, date: str, region: str, service: str = "s3") ->
     ck = (secret_key, date, region, service)
     key = _key_cache.get(ck)
     if key is None:
-        k = hmac.digest(("AWS4" + secret_key).encode(), date.encode(), "sha256")
-        k = hmac.digest(k, region.encode(), "sha256")
-        k = hmac.digest(k, service.encode(), "sha256")
-        key = hmac.digest(k, b"aws4_request", "sha256")
+        k = hmac_sha256(("AWS4" + secret_key).encode(), date.encode())
+        k = hmac_sha256(k, region.encode())
+        k = hmac_sha256(k, service.encode())
+        key = hmac_sha256(k, b"aws4_request")
         if len(_key_cache) > 64:  # many regions/days in one process: keep it bounded
             _key_cache.clear()
         _key_cache[ck] = key
@@ -82,7 +120,7 @@ def canonical_request(
 
 
 def string_to_sign(amz_date_: str, scope: str, creq: str) -> str:
-    return f"{ALGORITHM}\n{amz_date_}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    return f"{ALGORITHM}\n{amz_date_}\n{scope}\n{sha256(creq.encode()).hexdigest()}"
 
 
 def authorization(
@@ -107,11 +145,8 @@ def authorization(
     scope = f"{date}/{region}/{service}/aws4_request"
     creq, signed = canonical_request(method, path, query, headers, payload_hash)
     sts = string_to_sign(amz_date_, scope, creq)
-    sig = hmac.new(signing_key(secret_key, date, region, service), sts.encode(), "sha256")
-    return (
-        f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, "
-        f"Signature={sig.hexdigest()}"
-    )
+    sig = hmac_sha256(signing_key(secret_key, date, region, service), sts.encode()).hex()
+    return f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={sig}"
 
 
 def presign_query(
@@ -142,5 +177,5 @@ def presign_query(
     query = canonical_query(q)
     creq, _ = canonical_request(method, path, query, {"host": host}, UNSIGNED_PAYLOAD)
     sts = string_to_sign(amz_date_, scope, creq)
-    sig = hmac.new(signing_key(secret_key, date, region, service), sts.encode(), "sha256")
-    return f"{query}&X-Amz-Signature={sig.hexdigest()}"
+    sig = hmac_sha256(signing_key(secret_key, date, region, service), sts.encode()).hex()
+    return f"{query}&X-Amz-Signature={sig}"

@@ -14,18 +14,18 @@ One :class:`Transport` holds a bounded pool per (scheme, host, port); it is thre
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import TYPE_CHECKING, Any, BinaryIO, Mapping, NamedTuple, Optional, Union
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
+
+from _thread import allocate_lock
 
 from .errors import ConnectTimeout, IncompleteBody, InvalidArgument, ReadTimeout, TransportError
 
 if TYPE_CHECKING:
     import ssl
+    from typing import Any, BinaryIO, Mapping, Optional, Union
 
-__all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Body", "Headers", "rewind_point"]
-
-Body = Union[bytes, bytearray, memoryview, BinaryIO, None]
+    __all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Body", "Headers", "rewind_point"]
 
 _MAX_HEADERS = 200
 _MAX_LINE = 65536
@@ -36,24 +36,38 @@ _IDLE_CHECK = 1.0  # idle seconds after which a pooled connection is checked bef
 MAX_ERROR_BODY = 1 << 20
 
 
-class Timeout(NamedTuple):
+class Timeout:
     """Seconds to wait for a connection, and for each read of a response.
 
     ``read`` bounds every socket read, so a stalled body fails too.
     """
 
-    connect: float = 5.0
-    read: float = 30.0
+    __slots__ = ("connect", "read")
+
+    def __init__(self, connect: float = 5.0, read: float = 30.0) -> None:
+        self.connect = float(connect)
+        self.read = float(read)
+
+    def __repr__(self) -> str:
+        return f"Timeout(connect={self.connect:g}, read={self.read:g})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Timeout) and (self.connect, self.read) == (other.connect, other.read)
 
 
 class Headers(dict):  # type: ignore[type-arg]
     """Response headers: a plain dict keyed by lower-case name (repeats joined by ", ")."""
 
 
-class HTTPResult(NamedTuple):
-    status: int
-    headers: Headers
-    body: bytes
+class HTTPResult:
+    """A whole answer: status, headers (lower-case names) and body."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
 
 class _Conn:
@@ -123,6 +137,8 @@ class _HostPool:
     """Idle connections to one origin, LIFO; at most ``maxsize`` open at once."""
 
     def __init__(self, maxsize: int, wait: float) -> None:
+        import threading  # first request only: keeps "import s3kit" cheap
+
         self.maxsize = maxsize
         self.wait = wait
         self.idle: list[_Conn] = []
@@ -205,7 +221,7 @@ class Transport:
         self._env = env
         self._pools: dict[tuple[str, str, int], _HostPool] = {}
         self._proxies: dict[tuple[str, str], Optional[tuple[str, int]]] = {}
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._ssl_context: Optional[ssl.SSLContext] = None
 
     # -- connections ---------------------------------------------------------------------

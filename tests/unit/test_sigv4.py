@@ -147,3 +147,19 @@ def test_signing_key_cache_is_bounded() -> None:
     for day in range(100):
         sigv4.signing_key("s", f"2013{day:04d}", "r")
     assert len(sigv4._key_cache) <= 65
+
+
+def test_own_hmac_and_quote_match_the_stdlib() -> None:
+    import hmac
+    import random
+    from urllib.parse import quote
+
+    rng = random.Random(1)
+    for _ in range(300):
+        key = rng.randbytes(rng.choice([0, 1, 32, 64, 65, 200]))
+        msg = rng.randbytes(rng.randrange(300))
+        assert sigv4.hmac_sha256(key, msg) == hmac.digest(key, msg, "sha256")
+        s = "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0, 0x3000)])) for _ in range(20))
+        s = s.encode("utf-8", "ignore").decode("utf-8", "ignore")
+        assert sigv4.quote_path(s) == quote(s, safe="/~")
+        assert sigv4.quote_param(s) == quote(s, safe="~")

@@ -132,3 +132,46 @@ def test_invalid_input_errors_are_also_builtin_errors() -> None:
     assert issubclass(errors.InvalidType, TypeError)
     for cls in (errors.InvalidBucketName, errors.InvalidType, errors.TransportError, errors.ChecksumMismatch):
         assert issubclass(cls, errors.S3Error)
+
+
+def _slow(body: bytes) -> xmlcodec.ListPage:
+    """The ElementTree path, bypassing the regex scanner."""
+    decl, sep, rest = body.partition(b"?>")
+    return xmlcodec.parse_list_objects_v2(decl + sep + b"<!-- force the full parser -->" + rest)
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fast_listing_scanner_matches_the_xml_parser(pretty: bool, shuffle: bool) -> None:
+    import random
+
+    rng = random.Random(5)
+    sep = "\n    " if pretty else ""
+    entries = []
+    for i in range(300):
+        key = "".join(rng.choice("ab/ +%&<>\"'é€\x01") for _ in range(rng.randrange(1, 12)))
+        enc = __import__("urllib.parse").parse.quote(key, safe="/")
+        fields = [f"<Key>{enc}</Key>", f"<LastModified>2026-11-24T19:40:{i % 60:02d}.{i % 1000:03d}Z</LastModified>",
+                  "<ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag>", f"<Size>{i * 7}</Size>",
+                  "<Owner><ID>o</ID><DisplayName>d</DisplayName></Owner>", "<StorageClass>STANDARD</StorageClass>"]
+        if shuffle and i % 3 == 0:
+            fields.reverse()  # Key last: the scanner must decline, not misgroup
+        entries.append(f"<Contents>{sep}{sep.join(fields)}{sep}</Contents>")
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult {NS}>{sep}<Name>b</Name>'
+            f"<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+            f"<NextContinuationToken>t+/=&amp;</NextContinuationToken>{sep}{sep.join(entries)}"
+            f"<CommonPrefixes><Prefix>p%20q/</Prefix></CommonPrefixes></ListBucketResult>").encode()
+    assert (xmlcodec._scan_list_objects_v2(body) is None) == shuffle
+    fast, slow = xmlcodec.parse_list_objects_v2(body), _slow(body)
+    assert fast == slow
+    assert fast.next_token == "t+/=&" and fast.prefixes == ["p q/"] and len(fast.objects) == 300
+
+
+def test_fast_scanner_declines_unusual_bodies() -> None:
+    prefixed = (b'<s3:ListBucketResult xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/"><s3:Contents>'
+                b"<s3:Key>k</s3:Key><s3:Size>1</s3:Size></s3:Contents></s3:ListBucketResult>")
+    assert xmlcodec._scan_list_objects_v2(prefixed) is None
+    assert [o.key for o in xmlcodec.parse_list_objects_v2(prefixed).objects] == ["k"]
+    cdata = b"<ListBucketResult><Contents><Key><![CDATA[a<b]]></Key><Size>1</Size></Contents></ListBucketResult>"
+    assert xmlcodec._scan_list_objects_v2(cdata) is None
+    assert xmlcodec.parse_list_objects_v2(cdata).objects[0].key == "a<b"
