@@ -198,6 +198,50 @@ class _HostPool:
             c.close()
 
 
+def _kernel_timeouts(sock: Any, seconds: float) -> bool:
+    """Blocking socket with SO_RCVTIMEO/SO_SNDTIMEO instead of a Python-level timeout.
+
+    A socket with settimeout() polls before every send and recv: one more system call
+    per I/O (measured: 44 -> 18 us of system CPU per small GET). Kernel timeouts bound
+    each call the same way; an expired one surfaces as EAGAIN (see _SocketReader).
+    """
+    import socket
+    import struct
+
+    try:
+        tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000))
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        return True
+    except (OSError, struct.error, AttributeError):
+        return False
+
+
+class _SocketReader:
+    """Raw reader for a blocking socket with kernel timeouts: EAGAIN means timed out
+    (socket.makefile's reader would report it as end of data)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._recv_into = sock.recv_into
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            return self._recv_into(b)  # type: ignore[no-any-return]
+        except BlockingIOError:
+            raise TimeoutError("timed out") from None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def flush(self) -> None:
+        pass
+
+
 class _Stale(Exception):
     """A reused connection turned out closed before any answer byte arrived."""
 
@@ -279,9 +323,14 @@ class Transport:
         except OSError as e:  # nothing was sent: always safe to try again
             http.close()
             raise TransportError(f"cannot connect to {chost}:{cport}: {_describe(e)}", retryable=True) from None
-        conn.sock = http.sock
-        conn.sock.settimeout(self.timeout.read)
-        conn.rfile = conn.sock.makefile("rb", buffering=65536)
+        conn.sock = sock = http.sock
+        if scheme == "http" and _kernel_timeouts(sock, self.timeout.read):
+            import io
+
+            conn.rfile = io.BufferedReader(_SocketReader(sock), 65536)
+        else:
+            sock.settimeout(self.timeout.read)
+            conn.rfile = sock.makefile("rb", buffering=65536)
         return conn
 
     def open_connections(self) -> int:
@@ -458,7 +507,7 @@ def _wrap(e: BaseException, where: str, timeout: Timeout) -> BaseException:
 
     if isinstance(e, S3Error) or not isinstance(e, Exception):
         return e
-    if isinstance(e, socket.timeout):
+    if isinstance(e, (socket.timeout, BlockingIOError)):  # BlockingIOError: SO_SNDTIMEO expired
         return ReadTimeout(f"no data from {where} for {timeout.read:g} s", retryable=True)
     if isinstance(e, (OSError, ValueError)):
         return TransportError(f"request to {where} failed: {_describe(e)}", retryable=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Optional
-from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 from xml.sax.saxutils import escape
 
@@ -93,10 +92,37 @@ class ListPage(NamedTuple):
     next_token: Optional[str]
 
 
+_HEX = {f"{i:02x}": bytes([i]) for i in range(256)}
+_HEX.update({k.upper(): v for k, v in _HEX.items()})
+
+
+def url_decode(s: str) -> str:
+    """``unquote_plus`` for listed keys, several times faster on the common shapes.
+
+    encoding-type=url: AWS encodes spaces as '+', RGW as '%20'; both encode '+' as '%2B',
+    so plus-decoding is right for either. RGW also encodes every '/' as '%2F'.
+    """
+    if "+" in s:
+        s = s.replace("+", " ")
+    if "%" not in s:
+        return s
+    t = s.replace("%2F", "/")
+    if "%" not in t:
+        return t
+    parts = t.split("%")
+    out = [parts[0].encode()]
+    for p in parts[1:]:
+        b = _HEX.get(p[:2])
+        if b is None:  # not an escape: kept as is, as unquote does
+            out.append(b"%" + p.encode())
+        else:
+            out.append(b)
+            out.append(p[2:].encode())
+    return b"".join(out).decode("utf-8", "replace")
+
+
 def _decoder(encoding: Optional[str]):  # type: ignore[no-untyped-def]
-    # encoding-type=url: AWS encodes spaces as '+', RGW as '%20'; both encode '+' as '%2B',
-    # so unquote_plus decodes either correctly.
-    return unquote_plus if encoding == "url" else (lambda s: s)
+    return url_decode if encoding == "url" else (lambda s: s)
 
 
 _fast: dict[str, Any] = {}

@@ -175,3 +175,14 @@ def test_fast_scanner_declines_unusual_bodies() -> None:
     cdata = b"<ListBucketResult><Contents><Key><![CDATA[a<b]]></Key><Size>1</Size></Contents></ListBucketResult>"
     assert xmlcodec._scan_list_objects_v2(cdata) is None
     assert xmlcodec.parse_list_objects_v2(cdata).objects[0].key == "a<b"
+
+
+def test_url_decode_matches_unquote_plus() -> None:
+    import random
+    from urllib.parse import quote, quote_plus, unquote_plus
+
+    rng = random.Random(9)
+    for _ in range(2000):
+        key = "".join(rng.choice("ab/ +%&é€😀\x01~") for _ in range(rng.randrange(0, 15)))
+        for enc in (quote(key, safe=""), quote_plus(key, safe="/"), key.replace("%", "%25"), "%zz" + key, "%e2%82"):
+            assert xmlcodec.url_decode(enc) == unquote_plus(enc), enc
