@@ -231,3 +231,40 @@ def test_progress_bar_on_a_terminal(env: dict[str, str], cbucket: S3Bucket, tmp_
     # piped (no terminal): no progress output at all
     piped = run(env, "cp", str(f), f"s3://{cbucket.name}/big2.bin")
     assert b"MB" not in piped.stderr and piped.stderr == b""
+
+
+def _interrupt_when(proc: subprocess.Popen[bytes], ready, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import time
+
+    end = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "finished before it could be interrupted"
+        assert time.monotonic() < end
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+
+
+def test_ctrl_c_leaves_no_partial_file_and_no_upload(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    from s3kit.transfer import list_uploads
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(160):
+            f.write(os.urandom(1 << 20))
+    up = subprocess.Popen([EXE, "--concurrency", "1", "cp", str(big), f"s3://{cbucket.name}/big.bin"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _interrupt_when(up, lambda: bool(list_uploads(cbucket)))
+    out, err = up.communicate(timeout=60)
+    assert up.returncode == 130, err
+    assert list_uploads(cbucket) == [] and not cbucket.exists("big.bin")
+
+    cbucket.upload_file(str(big), "big.bin")
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    down = subprocess.Popen([EXE, "--concurrency", "1", "cp", f"s3://{cbucket.name}/big.bin", str(dest) + "/"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _interrupt_when(down, lambda: any(p.stat().st_size > 0 for p in dest.iterdir()))
+    out, err = down.communicate(timeout=60)
+    assert down.returncode == 130, err
+    assert list(dest.iterdir()) == []  # neither the target nor its temporary file
