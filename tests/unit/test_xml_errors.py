@@ -142,7 +142,8 @@ def _slow(body: bytes) -> xmlcodec.ListPage:
 
 @pytest.mark.parametrize("pretty", [False, True])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_fast_listing_scanner_matches_the_xml_parser(pretty: bool, shuffle: bool) -> None:
+@pytest.mark.parametrize("key_first_other_order", [False, True])
+def test_fast_listing_scanner_matches_the_xml_parser(pretty: bool, shuffle: bool, key_first_other_order: bool) -> None:
     import random
 
     rng = random.Random(5)
@@ -156,6 +157,8 @@ def test_fast_listing_scanner_matches_the_xml_parser(pretty: bool, shuffle: bool
                   "<Owner><ID>o</ID><DisplayName>d</DisplayName></Owner>", "<StorageClass>STANDARD</StorageClass>"]
         if shuffle and i % 3 == 0:
             fields.reverse()  # Key last: the scanner must decline, not misgroup
+        elif key_first_other_order:
+            fields = [fields[0], *reversed(fields[1:])]  # not the AWS/RGW order: the per-field path
         entries.append(f"<Contents>{sep}{sep.join(fields)}{sep}</Contents>")
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult {NS}>{sep}<Name>b</Name>'
             f"<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
