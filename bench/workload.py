@@ -15,9 +15,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
-
+from typing import Any
 
 # -- adapters: the same operations on each client ---------------------------------------------
 
@@ -280,11 +280,11 @@ def main() -> None:
                 for _ in range(mib):
                     f.write(block)
             key = f"{a.client}/large{mib}"
-            up = timed(lambda: c.upload(src, key))
-            down = timed(lambda: c.download(key, dst))
+            up = timed(lambda src=src, key=key: c.upload(src, key))
+            down = timed(lambda key=key, dst=dst: c.download(key, dst))
             assert os.path.getsize(dst) == mib << 20
-            out[f"large{mib}"] = {"upload": dict(zip(("wall_s", "cpu_s", "rss_mib"), up)),
-                                  "download": dict(zip(("wall_s", "cpu_s", "rss_mib"), down))}
+            out[f"large{mib}"] = {"upload": dict(zip(("wall_s", "cpu_s", "rss_mib"), up, strict=True)),
+                                  "download": dict(zip(("wall_s", "cpu_s", "rss_mib"), down, strict=True))}
             c.delete(key)
     print(json.dumps(out))
 

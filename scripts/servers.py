@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CEPH_SCRIPT = os.path.join(HERE, "ceph-rgw.sh")

@@ -11,7 +11,7 @@ import itertools
 import os
 import sys
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

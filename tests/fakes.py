@@ -7,7 +7,8 @@ import http.server
 import socketserver
 import ssl
 import threading
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 
 class Req(NamedTuple):
@@ -20,7 +21,7 @@ class Req(NamedTuple):
 class Reply(NamedTuple):
     status: int
     body: bytes = b""
-    headers: Optional[dict[str, str]] = None
+    headers: dict[str, str] | None = None
 
 
 Handler = Callable[[Req], Reply]
@@ -29,7 +30,7 @@ Handler = Callable[[Req], Reply]
 class FakeS3:
     """``with FakeS3(handler) as fake:`` serves ``handler(req) -> Reply`` on fake.endpoint."""
 
-    def __init__(self, handler: Handler, *, tls_context: Optional[ssl.SSLContext] = None) -> None:
+    def __init__(self, handler: Handler, *, tls_context: ssl.SSLContext | None = None) -> None:
         self.handler = handler
         self.requests: list[Req] = []
         outer = self

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from binascii import b2a_base64
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 
 from .client import validate_key
 from .errors import (
@@ -16,13 +15,14 @@ from .errors import (
     S3Error,
 )
 
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
     from datetime import datetime
-    from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Optional, Union
-
-    from .models import Listing, ObjectInfo, Progress, PutResult
+    from typing import Any, BinaryIO
 
     from .client import S3Client
+    from .models import Listing, ObjectInfo, Progress, PutResult
 
 __all__ = ["S3Bucket"]
 
@@ -40,7 +40,7 @@ class S3Bucket:
     def __init__(self, client: "S3Client", name: str) -> None:
         self.client = client
         self.name = name
-        self.creation_date: Optional[datetime] = None
+        self.creation_date: datetime | None = None
 
     def __repr__(self) -> str:
         return f"S3Bucket({self.name!r})"
@@ -51,7 +51,7 @@ class S3Bucket:
     def __hash__(self) -> int:
         return hash((id(self.client), self.name))
 
-    def _req(self, method: str, key: Optional[str] = None, **kw: Any) -> Any:
+    def _req(self, method: str, key: str | None = None, **kw: Any) -> Any:
         return self.client._request(method, self.name, key, **kw)
 
     # -- write -----------------------------------------------------------------------------
@@ -59,17 +59,17 @@ class S3Bucket:
     def put(
         self,
         key: str,
-        data: Union[bytes, bytearray, memoryview, BinaryIO],
+        data: bytes | bytearray | memoryview | BinaryIO,
         *,
-        content_type: Optional[str] = None,
-        metadata: Optional[Mapping[str, str]] = None,
-        cache_control: Optional[str] = None,
-        content_disposition: Optional[str] = None,
-        content_encoding: Optional[str] = None,
-        storage_class: Optional[str] = None,
-        if_none_match: Optional[str] = None,
-        if_match: Optional[str] = None,
-        progress: Optional[Progress] = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        storage_class: str | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+        progress: Progress | None = None,
     ) -> PutResult:
         """Store ``data`` under ``key``. ``data`` is bytes-like or a readable binary stream
         (streamed in bounded memory; multipart when large).
@@ -107,10 +107,10 @@ class S3Bucket:
         self,
         key: str,
         *,
-        range: Optional[tuple[int, Optional[int]]] = None,
-        if_match: Optional[str] = None,
-        if_none_match: Optional[str] = None,
-        version_id: Optional[str] = None,
+        range: tuple[int, int | None] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        version_id: str | None = None,
         verify: bool = True,
     ) -> bytes:
         """The object's bytes (or the inclusive ``range``), verified against its MD5 ETag
@@ -132,7 +132,7 @@ class S3Bucket:
         if range is not None:
             ranged: list[bytes] = []
 
-            def check_range(res: Any) -> Optional[S3Error]:
+            def check_range(res: Any) -> S3Error | None:
                 try:
                     ranged.append(_check_range(res.body, res.headers, start, end, name, key))
                 except S3Error as e:
@@ -142,7 +142,7 @@ class S3Bucket:
             self._req("GET", key, headers=headers, query=query, check=check_range)
             return ranged[-1]
 
-        def check(res: Any) -> Optional[S3Error]:
+        def check(res: Any) -> S3Error | None:
             from .headers import is_plain_md5_etag
 
             h = res.headers
@@ -156,15 +156,15 @@ class S3Bucket:
         body: bytes = res.body
         return body
 
-    def open(self, key: str, *, verify: bool = True, version_id: Optional[str] = None) -> BinaryIO:
+    def open(self, key: str, *, verify: bool = True, version_id: str | None = None) -> BinaryIO:
         """A read-only, seekable binary stream over the object: ``read(n)``, iteration,
         ``seek``/``tell`` (ranged GETs on demand), usable as a context manager."""
         from .streams import open_object
 
         validate_key(key, self.name)
-        return open_object(self, key, verify=verify, version_id=version_id)  # type: ignore[return-value]
+        return open_object(self, key, verify=verify, version_id=version_id)
 
-    def head(self, key: str, *, version_id: Optional[str] = None) -> ObjectInfo:
+    def head(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         """Size, ETag, dates, content type and metadata; :class:`NoSuchKey` if missing."""
         validate_key(key, self.name)
         query = {"versionId": version_id} if version_id else None
@@ -259,8 +259,8 @@ class S3Bucket:
         src: str,
         dest: str,
         *,
-        metadata: Optional[Mapping[str, str]] = None,
-        content_type: Optional[str] = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
     ) -> PutResult:
         """Server-side copy of ``"srcbucket/srckey"`` into ``dest`` in this bucket.
 
@@ -283,9 +283,8 @@ class S3Bucket:
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(object_headers(content_type, metadata))
         res = self._req("PUT", dest, headers=headers, error_in_body=True)
-        from .xmlcodec import parse_copy_result
-
         from .models import PutResult
+        from .xmlcodec import parse_copy_result
 
         etag, _ = parse_copy_result(res.body)
         return PutResult(etag, res.headers.get("x-amz-version-id"), dest)
@@ -296,23 +295,23 @@ class S3Bucket:
         self,
         prefix: str = "",
         *,
-        start_after: Optional[str] = None,
+        start_after: str | None = None,
         page_size: int = 1000,
-        delimiter: Optional[str] = None,
+        delimiter: str | None = None,
     ) -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, in key order, fetched a page at a time as needed."""
         for page in self._pages(prefix, start_after, page_size, delimiter):
             yield from page.objects
 
-    def _pages(self, prefix: str, start_after: Optional[str], page_size: int,
-               delimiter: Optional[str]) -> Iterator[Any]:
+    def _pages(self, prefix: str, start_after: str | None, page_size: int,
+               delimiter: str | None) -> Iterator[Any]:
         from .xmlcodec import parse_list_objects_v2
 
         if not isinstance(prefix, str):
             raise InvalidType("prefix must be str", bucket=self.name)
         if not 1 <= page_size <= 1000:
             raise InvalidArgument("page_size must be between 1 and 1000", bucket=self.name)
-        query: dict[str, Optional[str]] = {"list-type": "2", "encoding-type": "url"}
+        query: dict[str, str | None] = {"list-type": "2", "encoding-type": "url"}
         if page_size != 1000:
             query["max-keys"] = str(page_size)
         if prefix:
@@ -390,12 +389,12 @@ class S3Bucket:
 
 
 def object_headers(
-    content_type: Optional[str] = None,
-    metadata: Optional[Mapping[str, str]] = None,
-    cache_control: Optional[str] = None,
-    content_disposition: Optional[str] = None,
-    content_encoding: Optional[str] = None,
-    storage_class: Optional[str] = None,
+    content_type: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    cache_control: str | None = None,
+    content_disposition: str | None = None,
+    content_encoding: str | None = None,
+    storage_class: str | None = None,
 ) -> dict[str, str]:
     """Headers describing a new object (used by PUT, copy and multipart initiate)."""
     h = {"content-type": content_type or _DEFAULT_CONTENT_TYPE}
@@ -424,7 +423,7 @@ def _quote_etag(etag: str) -> str:
     return f'"{etag}"'
 
 
-def _check_range(body: bytes, h: Mapping[str, str], start: int, end: Optional[int],
+def _check_range(body: bytes, h: Mapping[str, str], start: int, end: int | None,
                  bucket: str, key: str) -> bytes:
     """Exactly the requested bytes, checked against Content-Range."""
     cr = h.get("content-range")

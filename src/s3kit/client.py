@@ -6,7 +6,6 @@ import os
 import time
 from _thread import allocate_lock
 from binascii import b2a_base64
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 
 from . import sigv4
 from .credentials import Credentials, load_profile, resolve_credentials, resolve_region
@@ -23,11 +22,14 @@ from .errors import (
     error_for,
 )
 from .retry import Retry
+from .sigv4 import sha256
 from .transport import StreamingBody, Timeout, Transport, rewind_point
 
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from re import Pattern
-    from typing import Any, Callable, Mapping, Optional, Union
+    from typing import Any
 
     from .bucket import S3Bucket
     from .credentials import CredentialsProvider
@@ -81,7 +83,7 @@ def validate_bucket_name(name: object, *, strict: bool) -> str:
     return name
 
 
-def validate_key(key: object, bucket: Optional[str] = None) -> str:
+def validate_key(key: object, bucket: str | None = None) -> str:
     if not isinstance(key, str):
         raise InvalidType(f"object key must be str, not {type(key).__name__}", bucket=bucket)
     if not key:
@@ -152,19 +154,19 @@ class S3Client:
 
     def __init__(
         self,
-        endpoint: Optional[str] = None,
-        access_key: Optional[str] = None,
-        secret_key: Optional[str] = None,
-        region: Optional[str] = None,
+        endpoint: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
         *,
-        session_token: Optional[str] = None,
-        profile: Optional[str] = None,
+        session_token: str | None = None,
+        profile: str | None = None,
         addressing: str = "auto",
-        verify: Union[bool, str] = True,
-        timeout: Union[float, Timeout, None] = None,
-        retry: Optional[Retry] = None,
+        verify: bool | str = True,
+        timeout: float | Timeout | None = None,
+        retry: Retry | None = None,
         max_connections: int = 64,
-        credentials_provider: Optional[CredentialsProvider] = None,
+        credentials_provider: CredentialsProvider | None = None,
     ) -> None:
         env = os.environ
         settings: dict[str, str] = {}
@@ -183,7 +185,8 @@ class S3Client:
         if addressing not in ("auto", "path", "virtual"):
             raise InvalidArgument(f"addressing must be 'auto', 'path' or 'virtual', not {addressing!r}")
         self.addressing = addressing
-        given = endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or settings.get("endpoint_url")
+        given = (endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+                 or settings.get("endpoint_url"))
         self._default_aws = not given
         self.endpoint: str = given or "s3.amazonaws.com"
         self._scheme, self._host, self._port = _parse_endpoint(self.endpoint)
@@ -195,7 +198,7 @@ class S3Client:
         self._creds_lock = allocate_lock()
         self.retry = retry or Retry()
         self.transport = Transport(verify=verify, timeout=timeout or Timeout(), maxsize=max_connections)
-        self._routes: dict[Optional[str], _Route] = {}
+        self._routes: dict[str | None, _Route] = {}
         self._bucket_regions: dict[str, str] = {}
         self._clock_skew = 0.0
         self._date_cache = (0, "")
@@ -232,14 +235,14 @@ class S3Client:
 
     # -- addressing ----------------------------------------------------------------------------
 
-    def _route(self, bucket: Optional[str]) -> _Route:
+    def _route(self, bucket: str | None) -> _Route:
         route = self._routes.get(bucket)
         if route is None:
             route = self._make_route(bucket)
             self._routes[bucket] = route
         return route
 
-    def _make_route(self, bucket: Optional[str]) -> _Route:
+    def _make_route(self, bucket: str | None) -> _Route:
         region = self._bucket_regions.get(bucket, self.region) if bucket else self.region
         host = self._host
         if self._aws and self._default_aws and region != "us-east-1":
@@ -274,19 +277,19 @@ class S3Client:
     def _request(
         self,
         method: str,
-        bucket: Optional[str] = None,
-        key: Optional[str] = None,
+        bucket: str | None = None,
+        key: str | None = None,
         *,
-        query: Optional[Mapping[str, Optional[str]]] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        query: Mapping[str, str | None] | None = None,
+        headers: Mapping[str, str] | None = None,
         body: Body = None,
-        length: Optional[int] = None,
-        payload_hash: Optional[str] = None,
+        length: int | None = None,
+        payload_hash: str | None = None,
         stream: bool = False,
-        max_body: Optional[int] = None,
+        max_body: int | None = None,
         error_in_body: bool = False,
-        check: Optional[Callable[[HTTPResult], Optional[S3Error]]] = None,
-        attempts: Optional[list[int]] = None,
+        check: Callable[[HTTPResult], S3Error | None] | None = None,
+        attempts: list[int] | None = None,
     ) -> Any:
         """Sign and send one S3 request with retries; raise the S3Error for a failed answer.
 
@@ -301,7 +304,7 @@ class S3Client:
         if body is None or isinstance(body, (bytes, bytearray, memoryview)):
             n = len(body) if body is not None else 0
             if payload_hash is None:
-                if not n:
+                if not n or body is None:
                     payload_hash = sigv4.EMPTY_SHA256
                 elif self._scheme == "https":
                     # TLS protects the bytes in flight; Content-MD5 lets the server verify
@@ -311,7 +314,7 @@ class S3Client:
                     payload_hash = sigv4.UNSIGNED_PAYLOAD
                     hdrs["content-md5"] = b2a_base64(hashlib.md5(body).digest(), newline=False).decode()
                 elif n <= _SMALL_BODY:
-                    payload_hash = sigv4.sha256(body).hexdigest()
+                    payload_hash = sha256(body).hexdigest()
                 else:
                     import hashlib  # OpenSSL's SHA-256 is several times faster on large bodies
 
@@ -356,10 +359,10 @@ class S3Client:
                     route.scheme, route.host, route.port, method, target, h, body,
                     stream=stream, max_body=max_body,
                 )
-                if res.status >= 300 or (error_in_body and _is_error_document(res.body)):
+                if res.status >= 300 or (error_in_body and _is_error_document(res.body)):  # type: ignore[union-attr]
                     err = self._error_from(res, method, bucket, key)
                 else:
-                    bad = check(res) if check is not None else None
+                    bad = check(res) if check is not None else None  # type: ignore[arg-type]
                     if bad is None:
                         retry.on_success()
                         if attempts is not None:
@@ -394,8 +397,8 @@ class S3Client:
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
 
-    def _error_from(self, res: Union[HTTPResult, StreamingBody], method: str,
-                    bucket: Optional[str], key: Optional[str]) -> S3Error:
+    def _error_from(self, res: HTTPResult | StreamingBody, method: str,
+                    bucket: str | None, key: str | None) -> S3Error:
         if isinstance(res, StreamingBody):
             try:
                 data = res.read(_MAX_ERROR_BODY)
@@ -468,7 +471,7 @@ class S3Client:
             return False
         return True
 
-    def create_bucket(self, name: str, *, region: Optional[str] = None) -> "S3Bucket":
+    def create_bucket(self, name: str, *, region: str | None = None) -> "S3Bucket":
         """Create a bucket; :class:`BucketAlreadyExists` if the name is taken, even by you.
 
         Outside us-east-1 the region is sent as ``LocationConstraint``.
@@ -541,10 +544,10 @@ class S3Client:
             region = parse_location(self._request("GET", name, query={"location": None}).body)
         if region != self.region:
             self._set_bucket_region(name, region)
-        return region
+        return str(region)
 
-    def presign_url(self, method: str, bucket: str, key: Optional[str], *, expires: int = 3600,
-                    query: Optional[Mapping[str, Optional[str]]] = None) -> str:
+    def presign_url(self, method: str, bucket: str, key: str | None, *, expires: int = 3600,
+                    query: Mapping[str, str | None] | None = None) -> str:
         if not isinstance(expires, int) or isinstance(expires, bool):
             raise InvalidType("expires must be an int number of seconds")
         if not 1 <= expires <= sigv4.MAX_PRESIGN_EXPIRES:
@@ -570,7 +573,7 @@ def _is_error_document(body: bytes) -> bool:
     return is_error_document(body)
 
 
-def _log_retry(method: str, bucket: Optional[str], key: Optional[str], err: S3Error,
+def _log_retry(method: str, bucket: str | None, key: str | None, err: S3Error,
                attempt: int, delay: float) -> None:
     from ._log import logger
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
-
-if TYPE_CHECKING:
-    from typing import Callable, Mapping, Optional
 
 from .errors import CredentialsError
+
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 __all__ = ["Credentials", "CredentialsProvider", "resolve_credentials", "resolve_region", "load_profile"]
 
@@ -28,8 +28,8 @@ class Credentials:
         self,
         access_key: str,
         secret_key: str,
-        session_token: Optional[str] = None,
-        expires_at: Optional[float] = None,
+        session_token: str | None = None,
+        expires_at: float | None = None,
     ) -> None:
         self.access_key = access_key
         self.secret_key = secret_key
@@ -59,7 +59,7 @@ def _shared_paths(env: Mapping[str, str]) -> tuple[str, str]:
     return os.path.expanduser(creds), os.path.expanduser(config)
 
 
-def load_profile(profile: Optional[str], env: Mapping[str, str] = os.environ) -> tuple[dict[str, str], list[str]]:
+def load_profile(profile: str | None, env: Mapping[str, str] = os.environ) -> tuple[dict[str, str], list[str]]:
     """Settings of a profile merged from the credentials and config files.
 
     Returns (settings, files looked at). The credentials file wins on conflicts.
@@ -87,10 +87,10 @@ def load_profile(profile: Optional[str], env: Mapping[str, str] = os.environ) ->
 
 
 def resolve_credentials(
-    access_key: Optional[str],
-    secret_key: Optional[str],
-    session_token: Optional[str],
-    profile: Optional[str],
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None,
+    profile: str | None,
     env: Mapping[str, str] = os.environ,
 ) -> tuple[Credentials, dict[str, str]]:
     """Find credentials; returns them and the profile settings read (may be empty)."""
@@ -118,5 +118,5 @@ def resolve_credentials(
     return Credentials(ak, sk, token), settings
 
 
-def resolve_region(region: Optional[str], settings: Mapping[str, str], env: Mapping[str, str] = os.environ) -> str:
+def resolve_region(region: str | None, settings: Mapping[str, str], env: Mapping[str, str] = os.environ) -> str:
     return region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings.get("region") or "us-east-1"

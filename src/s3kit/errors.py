@@ -7,9 +7,8 @@ bucket, key) and never a credential.
 from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
-
 if TYPE_CHECKING:
-    from typing import Mapping, Optional
+    from collections.abc import Mapping
 
 __all__ = [
     "S3Error",
@@ -46,8 +45,8 @@ class S3Error(Exception):
     """
 
     default_code = "S3Error"
-    region: Optional[str] = None  # region named by a redirect answer, if any
-    date: Optional[str] = None  # server Date header, for clock-skew correction
+    region: str | None = None  # region named by a redirect answer, if any
+    date: str | None = None  # server Date header, for clock-skew correction
 
     def __init__(
         self,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Mapping, Optional
 
 from .errors import InvalidArgument, InvalidType
 from .models import ObjectInfo
@@ -64,7 +64,7 @@ def decode_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     return {n[11:]: decode_header_value(v) for n, v in headers.items() if n.startswith("x-amz-meta-")}
 
 
-def parse_http_date(s: Optional[str]) -> Optional[datetime]:
+def parse_http_date(s: str | None) -> datetime | None:
     """``Wed, 12 Oct 2009 17:50:00 GMT`` to an aware datetime (a fast path for IMF dates)."""
     if not s:
         return None
@@ -82,7 +82,7 @@ def parse_http_date(s: Optional[str]) -> Optional[datetime]:
         return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-def object_info(key: str, headers: Mapping[str, str], size: Optional[int] = None) -> ObjectInfo:
+def object_info(key: str, headers: Mapping[str, str], size: int | None = None) -> ObjectInfo:
     """ObjectInfo from HEAD/GET answer headers."""
     if size is None:
         cr = headers.get("content-range")
@@ -103,7 +103,7 @@ def object_info(key: str, headers: Mapping[str, str], size: Optional[int] = None
     )
 
 
-def range_header(rng: object) -> tuple[str, int, Optional[int]]:
+def range_header(rng: object) -> tuple[str, int, int | None]:
     """``range=(start, end)`` (inclusive), ``(start, None)`` or ``(-n, None)`` -> header.
 
     Returns (header value, start, end) with the caller's numbers for later checking.

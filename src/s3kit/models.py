@@ -6,13 +6,14 @@ listing (a frozen dataclass costs several times more per instance).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple
 
 __all__ = ["ObjectInfo", "PutResult", "Listing", "Progress", "parse_iso_date"]
 
 #: ``progress(done, total)``: bytes transferred so far and the total when known.
-Progress = Callable[[int, Optional[int]], None]
+Progress = Callable[[int, int | None], None]
 
 
 class ObjectInfo(NamedTuple):
@@ -21,13 +22,13 @@ class ObjectInfo(NamedTuple):
     key: str
     size: int
     etag: str
-    last_modified: Optional[datetime]
-    content_type: Optional[str] = None
-    metadata: Optional[dict[str, str]] = None
-    storage_class: Optional[str] = None
-    version_id: Optional[str] = None
-    checksums: Optional[dict[str, str]] = None
-    parts_count: Optional[int] = None
+    last_modified: datetime | None
+    content_type: str | None = None
+    metadata: dict[str, str] | None = None
+    storage_class: str | None = None
+    version_id: str | None = None
+    checksums: dict[str, str] | None = None
+    parts_count: int | None = None
 
     @property
     def is_multipart(self) -> bool:
@@ -39,8 +40,8 @@ class PutResult(NamedTuple):
     """Outcome of a write: the new ETag (no quotes) and version id where versioned."""
 
     etag: str
-    version_id: Optional[str] = None
-    key: Optional[str] = None
+    version_id: str | None = None
+    key: str | None = None
 
 
 class Listing(NamedTuple):

@@ -7,12 +7,12 @@ a token bucket so that a dead or overloaded endpoint does not multiply the load.
 from __future__ import annotations
 
 from _thread import allocate_lock
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
-
-if TYPE_CHECKING:
-    from typing import Callable, Optional
 
 from .errors import ReadTimeout, S3Error
+
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Retry"]
 
@@ -36,7 +36,7 @@ class Retry:
         budget: int = 500,
         retry_cost: int = 5,
         timeout_cost: int = 10,
-        rng: Optional[Callable[[], float]] = None,
+        rng: Callable[[], float] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -47,7 +47,7 @@ class Retry:
         self.retry_cost = retry_cost
         self.timeout_cost = timeout_cost
         self._tokens = budget
-        self._rng = rng
+        self._rng: Callable[[], float] | None = rng
         self._lock = allocate_lock()
         self.retries = 0  # total retries taken, for reporting
 
@@ -64,7 +64,7 @@ class Retry:
             import random  # only when something fails
 
             self._rng = random.random
-        return self._rng() * min(self.cap, self.base * (2 ** (attempt - 1)))
+        return float(self._rng() * min(self.cap, self.base * (2 ** (attempt - 1))))
 
     def should_retry(self, error: S3Error, attempt: int) -> bool:
         """Whether a request that failed on try ``attempt`` (1-based) with ``error`` goes again.

@@ -7,18 +7,21 @@ S3 rules differ from generic SigV4: the path is the object key percent-encoded o
 from __future__ import annotations
 
 import time
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
 
 try:  # the interpreter's built-in SHA-256: importing hashlib would load OpenSSL (~2.5 ms)
     from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
 except ImportError:
     try:
-        from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # Python 3.10-3.11
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # 3.10-3.11
     except ImportError:  # builds without the built-in hashes
-        from hashlib import sha256  # type: ignore[assignment,no-redef]
+        from hashlib import sha256  # type: ignore[assignment,no-redef,unused-ignore]
+
+__all__ = ["sha256", "hmac_sha256", "quote_path", "quote_param", "canonical_query", "amz_date",
+           "signing_key", "canonical_request", "string_to_sign", "authorization", "presign_query"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from .errors import IncompleteBody, S3Error
 from .headers import object_info
@@ -25,15 +25,15 @@ class ObjectReader(io.RawIOBase):
     """
 
     def __init__(self, bucket: "S3Bucket", key: str, *, verify: bool = True,
-                 version_id: Optional[str] = None) -> None:
+                 version_id: str | None = None) -> None:
         super().__init__()
         self.bucket = bucket
         self.key = key
         self._verify = verify
         self._version_id = version_id
         self._pos = 0
-        self._body: Optional[StreamingBody] = None
-        self._info: Optional[ObjectInfo] = None
+        self._body: StreamingBody | None = None
+        self._info: ObjectInfo | None = None
         self._verifier: Any = None
         self._open_at(0)
 
@@ -152,6 +152,6 @@ class ObjectReader(io.RawIOBase):
         super().close()
 
 
-def open_object(bucket: "S3Bucket", key: str, *, verify: bool = True, version_id: Optional[str] = None,
+def open_object(bucket: "S3Bucket", key: str, *, verify: bool = True, version_id: str | None = None,
                 buffer_size: int = 256 * 1024) -> io.BufferedReader:
     return io.BufferedReader(ObjectReader(bucket, key, verify=verify, version_id=version_id), buffer_size)

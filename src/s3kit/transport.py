@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import os
 import time
-TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
-
 from _thread import allocate_lock
 
 from .errors import ConnectTimeout, IncompleteBody, InvalidArgument, ReadTimeout, TransportError
 
+TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
     import ssl
-    from typing import Any, BinaryIO, Mapping, Optional, Union
+    from collections.abc import Mapping
+    from typing import Any, BinaryIO
 
-    __all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Body", "Headers", "rewind_point"]
+    Body = bytes | bytearray | memoryview | BinaryIO | None
+
+__all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Headers", "rewind_point"]
 
 _MAX_HEADERS = 200
 _MAX_LINE = 65536
@@ -98,7 +100,7 @@ def _load_http() -> Any:
     return http.client
 
 
-def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> Optional[tuple[str, int]]:
+def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> tuple[str, int] | None:
     """(host, port) of the proxy to use for ``scheme://host``, honouring NO_PROXY."""
     url = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
     if not url:
@@ -146,7 +148,7 @@ class _HostPool:
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
 
-    def take(self) -> Optional[_Conn]:
+    def take(self) -> _Conn | None:
         """An idle live connection, or None after reserving a slot for a new one."""
         dead = []
         now = time.monotonic()
@@ -181,7 +183,7 @@ class _HostPool:
             self.idle.append(conn)
             self.cond.notify()
 
-    def discard(self, conn: Optional[_Conn]) -> None:
+    def discard(self, conn: _Conn | None) -> None:
         try:
             if conn is not None:
                 conn.close()
@@ -252,21 +254,21 @@ class Transport:
     def __init__(
         self,
         *,
-        verify: Union[bool, str] = True,
-        timeout: Timeout = Timeout(),
+        verify: bool | str = True,
+        timeout: Timeout | None = None,
         maxsize: int = 64,
         pool_wait: float = 60.0,
         env: Mapping[str, str] = os.environ,
     ) -> None:
         self.verify = verify
-        self.timeout = timeout
+        self.timeout = timeout or Timeout()
         self.maxsize = maxsize
         self.pool_wait = pool_wait
         self._env = env
         self._pools: dict[tuple[str, str, int], _HostPool] = {}
-        self._proxies: dict[tuple[str, str], Optional[tuple[str, int]]] = {}
+        self._proxies: dict[tuple[str, str], tuple[str, int] | None] = {}
         self._lock = allocate_lock()
-        self._ssl_context: Optional[ssl.SSLContext] = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     # -- connections ---------------------------------------------------------------------
 
@@ -295,14 +297,13 @@ class Transport:
                 pool = self._pools.setdefault(key, _HostPool(self.maxsize, self.pool_wait))
         return pool
 
-    def proxy(self, scheme: str, host: str) -> Optional[tuple[str, int]]:
+    def proxy(self, scheme: str, host: str) -> tuple[str, int] | None:
         k = (scheme, host)
         if k not in self._proxies:
             self._proxies[k] = _proxy_for(scheme, host, self._env)
         return self._proxies[k]
 
     def _connect(self, scheme: str, host: str, port: int) -> _Conn:
-        import socket
 
         hc = _load_http()
         proxy = self.proxy(scheme, host)
@@ -316,7 +317,7 @@ class Transport:
         conn = _Conn(http, bool(proxy) and scheme == "http", f"{host}:{port}")
         try:
             http.connect()  # TCP_NODELAY set by http.client; TLS handshake and tunnel here
-        except socket.timeout:
+        except TimeoutError:
             http.close()
             raise ConnectTimeout(f"no connection to {chost}:{cport} within {self.timeout.connect:g} s",
                                  retryable=True) from None
@@ -354,8 +355,8 @@ class Transport:
         body: Body = None,
         *,
         stream: bool = False,
-        max_body: Optional[int] = None,
-    ) -> Union[HTTPResult, "StreamingBody"]:
+        max_body: int | None = None,
+    ) -> HTTPResult | "StreamingBody":
         """Send one request; read the whole answer, or return it streaming.
 
         A reused connection that the server had closed is retried once on a new one,
@@ -399,6 +400,7 @@ class Transport:
                 pool.discard(conn)
                 raise _wrap(e, conn.label, self.timeout) from None
             break
+        assert conn is not None
         resp = StreamingBody(conn, pool, status, rheaders, method, self.timeout)
         if stream:
             return resp
@@ -482,7 +484,7 @@ def _read_head(rfile: Any, reused: bool) -> tuple[int, Headers]:
             return status, headers
 
 
-def rewind_point(body: Any) -> Optional[int]:
+def rewind_point(body: Any) -> int | None:
     """Where to seek back to before re-sending ``body``; None if it cannot be replayed."""
     if body is None or isinstance(body, (bytes, bytearray, memoryview)) or not hasattr(body, "seek"):
         return None
@@ -526,7 +528,7 @@ class StreamingBody:
                  timeout: Timeout) -> None:
         self.status = status
         self.headers = headers
-        self._conn: Optional[_Conn] = conn
+        self._conn: _Conn | None = conn
         self._pool = pool
         self._timeout = timeout
         self._rfile = conn.rfile
@@ -535,7 +537,7 @@ class StreamingBody:
         te = headers.get("transfer-encoding", "").lower()
         self._chunked = "chunked" in te
         self._chunk_left = 0
-        self.length: Optional[int] = None
+        self.length: int | None = None
         if method == "HEAD" or status in (204, 304) or status < 200:
             self.length = 0
         elif not self._chunked:
@@ -602,7 +604,7 @@ class StreamingBody:
         self._left -= len(data)
         if self._left == 0:
             self._finish()
-        return data  # type: ignore[no-any-return]
+        return data
 
     def _read_chunked(self, n: int) -> bytes:
         out = []
@@ -632,7 +634,7 @@ class StreamingBody:
                 break  # return what one chunk gave, like a socket read
         return b"".join(out)
 
-    def read_all(self, limit: Optional[int], truncate: bool) -> bytes:
+    def read_all(self, limit: int | None, truncate: bool) -> bytes:
         """The rest of the body, read in chunks so memory follows the bytes that arrive
         (a hostile Content-Length allocates nothing). Past ``limit``: cut off (and the
         connection dropped) if ``truncate``, else an error."""

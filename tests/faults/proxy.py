@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 KINDS = ("reset_before", "reset_mid_body", "slowdown_503", "internal_500", "truncated", "stall", "flip_byte")
 _BODY_KINDS = {"reset_mid_body", "truncated", "flip_byte"}
@@ -33,7 +33,7 @@ _CANNED = {"slowdown_503": _error(503, "Slow Down", "SlowDown"),
            "internal_500": _error(500, "Internal Server Error", "InternalError")}
 
 
-def _read_head(rfile) -> Optional[bytes]:  # type: ignore[no-untyped-def]
+def _read_head(rfile) -> bytes | None:  # type: ignore[no-untyped-def]
     lines = []
     while True:
         line = rfile.readline(65537)
@@ -132,7 +132,7 @@ class FaultProxy:
         while self.running:
             try:
                 sock, _ = self.listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -140,14 +140,20 @@ class FaultProxy:
             t = threading.Thread(target=self._serve, args=(sock,), daemon=True)
             t.start()
 
-    def _choose(self, method: str, path: str) -> Optional[str]:
+    def _choose(self, method: str, path: str) -> tuple[str | None, bool]:
+        """(fault kind or None, whether it was a forced one, now reserved for this request)."""
         with self.lock:
             self.requests += 1
             if self.forced:
-                return self.forced[0]
+                return self.forced.pop(0), True
             if self.rng.random() >= self.rate:
-                return None
-            return self.rng.choice(self.kinds)
+                return None, False
+            return self.rng.choice(self.kinds), False
+
+    def _release(self, kind: str) -> None:
+        """A reserved forced fault that did not apply to its request goes back in line."""
+        with self.lock:
+            self.forced.insert(0, kind)
 
     def _applies(self, kind: str, method: str, path: str, status: int, body: bytes) -> bool:
         if kind == "flip_byte":
@@ -160,12 +166,10 @@ class FaultProxy:
 
     def _took(self, kind: str) -> None:
         with self.lock:
-            if self.forced and self.forced[0] == kind:
-                self.forced.pop(0)
             self.injected[kind] += 1
 
     def _serve(self, client: socket.socket) -> None:
-        upstream: Optional[socket.socket] = None
+        upstream: socket.socket | None = None
         crfile = client.makefile("rb")
         urfile = None
         try:
@@ -176,7 +180,7 @@ class FaultProxy:
                 method, path = head.split(b" ", 2)[:2]
                 m, p = method.decode(), path.decode()
                 req_body = _read_body(crfile, _headers(head), no_body=False)
-                kind = self._choose(m, p)
+                kind, forced = self._choose(m, p)
                 if kind in _CANNED:
                     self._took(kind)
                     client.sendall(_CANNED[kind])
@@ -192,6 +196,8 @@ class FaultProxy:
                 rh = _headers(rhead)
                 body = _read_body(urfile, rh, no_body=(m == "HEAD" or status in (204, 304) or status < 200))
                 if kind is not None and not self._applies(kind, m, p, status, body):
+                    if forced:
+                        self._release(kind)
                     kind = None
                 if kind == "reset_before":
                     self._took(kind)

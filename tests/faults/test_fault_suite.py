@@ -14,10 +14,7 @@ import tempfile
 import threading
 from urllib.parse import urlsplit
 
-import pytest
-
-from s3kit import NoSuchKey, Retry, S3Client, S3Error, Timeout
-from s3kit import transfer
+from s3kit import NoSuchKey, Retry, S3Client, S3Error, Timeout, transfer
 from tests.conftest import empty_and_delete, make_client, unique_bucket_name
 from tests.faults.proxy import FaultProxy
 

@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from s3kit import S3Bucket, S3Client
+from s3kit import S3Bucket
 from tests.conftest import empty_and_delete, make_client, unique_bucket_name
 
 EXE = os.path.join(os.path.dirname(sys.executable), "s3kit")

@@ -181,7 +181,7 @@ def test_presigned_get_and_put(bucket: S3Bucket) -> None:
 
 
 def test_presigned_url_is_verified(server: object, bucket: S3Bucket) -> None:
-    if getattr(server, "name") == "moto":
+    if server.name == "moto":
         pytest.skip("moto does not verify signatures")
     bucket.put("k", b"v")
     url = bucket.presign("k", expires=60)
@@ -192,7 +192,7 @@ def test_presigned_url_is_verified(server: object, bucket: S3Bucket) -> None:
 
 
 def test_wrong_secret_is_access_error(server: object, bucket: S3Bucket) -> None:
-    if getattr(server, "name") == "moto":
+    if server.name == "moto":
         pytest.skip("moto accepts any keys")
     srv = server
     bad = S3Client(srv.endpoint, srv.access_key, "wrong-secret")  # type: ignore[attr-defined]

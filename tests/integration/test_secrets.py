@@ -9,8 +9,8 @@ import pytest
 
 import s3kit
 from s3kit import Retry, S3Client
-from tests.faults.proxy import FaultProxy
 from tests.fakes import FakeS3, Reply, error_xml
+from tests.faults.proxy import FaultProxy
 
 TOKEN = "SESSIONTOKEN-Zq8Xv-very-secret"
 

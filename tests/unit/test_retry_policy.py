@@ -172,7 +172,7 @@ def stalling_server(send_headers: bool):  # type: ignore[no-untyped-def]
         while not stop.is_set():
             try:
                 c, _ = srv.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break

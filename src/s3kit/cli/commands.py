@@ -7,9 +7,10 @@ import fnmatch
 import json
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 from ..client import S3Client
 from ..errors import NoSuchKey, S3Error
@@ -17,7 +18,7 @@ from ..models import ObjectInfo
 from .paths import S3Path, UsageError, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
 
-Loc = Union[str, S3Path]  # a local path, "-" or an S3 location
+Loc = str | S3Path  # a local path, "-" or an S3 location
 
 
 class Context:
@@ -29,7 +30,7 @@ class Context:
         self.quiet = bool(args.quiet)
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
         self.failures = 0
-        self._client: Optional[S3Client] = None
+        self._client: S3Client | None = None
 
     @property
     def client(self) -> S3Client:
@@ -69,7 +70,7 @@ def run(ctx: Context) -> int:
 # -- listing -------------------------------------------------------------------------------
 
 
-def _date(d: Optional[datetime]) -> str:
+def _date(d: datetime | None) -> str:
     return d.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if d else " " * 19
 
 
@@ -78,7 +79,8 @@ def cmd_ls(ctx: Context) -> int:
     if not a.path:
         for b in ctx.client.list_buckets():
             if a.json:
-                ctx.out(json.dumps({"bucket": b.name, "created": b.creation_date.isoformat() if b.creation_date else None}))
+                created = b.creation_date.isoformat() if b.creation_date else None
+                ctx.out(json.dumps({"bucket": b.name, "created": created}))
             else:
                 ctx.out(f"{_date(b.creation_date)} {b.name}")
         return 0
@@ -204,10 +206,10 @@ def cmd_presign(ctx: Context) -> int:
 class Item(NamedTuple):
     src: Loc
     dst: Loc
-    size: Optional[int]
+    size: int | None
 
 
-def _metadata(pairs: list[str]) -> Optional[dict[str, str]]:
+def _metadata(pairs: list[str]) -> dict[str, str] | None:
     out = {}
     for p in pairs:
         k, sep, v = p.partition("=")
@@ -217,7 +219,7 @@ def _metadata(pairs: list[str]) -> Optional[dict[str, str]]:
     return out or None
 
 
-def _content_type(ctx: Context, path: str) -> Optional[str]:
+def _content_type(ctx: Context, path: str) -> str | None:
     if ctx.args.content_type:
         return str(ctx.args.content_type)
     import mimetypes
@@ -231,7 +233,7 @@ def _verb(item: Item, move: bool) -> str:
     return ("move" if move else "upload") if isinstance(item.dst, S3Path) else ("move" if move else "download")
 
 
-def _transfer(ctx: Context, item: Item, progress: Callable[[int, Optional[int]], None], part_workers: int) -> None:
+def _transfer(ctx: Context, item: Item, progress: Callable[[int, int | None], None], part_workers: int) -> None:
     src, dst = item.src, item.dst
     client = ctx.client
     meta = _metadata(ctx.args.metadata)
@@ -362,7 +364,7 @@ def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> lis
         raise UsageError(f"{src!r} is a directory (use --recursive)")
     if isinstance(src, S3Path) and (not src.key or src.key.endswith("/")):
         raise UsageError(f"{src} is a prefix (use --recursive)")
-    size: Optional[int] = None
+    size: int | None = None
     if isinstance(src, str) and src != "-":
         size = os.path.getsize(src)
     name = os.path.basename(src) if isinstance(src, str) else src.key.rsplit("/", 1)[-1]
@@ -412,7 +414,11 @@ def cmd_mv(ctx: Context) -> int:
 def _filtered(ctx: Context, rels: Any) -> set[str]:
     """Apply --exclude / --include: a path is skipped if it matches an exclude and no include."""
     ex, inc = ctx.args.exclude, ctx.args.include
-    return {r for r in rels if not (any(fnmatch.fnmatch(r, g) for g in ex) and not any(fnmatch.fnmatch(r, g) for g in inc))}
+
+    def excluded(r: str) -> bool:
+        return any(fnmatch.fnmatch(r, g) for g in ex) and not any(fnmatch.fnmatch(r, g) for g in inc)
+
+    return {r for r in rels if not excluded(r)}
 
 
 def cmd_sync(ctx: Context) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 
 class S3Path(NamedTuple):
@@ -36,7 +36,7 @@ def parse_s3(arg: str) -> S3Path:
     return S3Path(bucket, key)
 
 
-def safe_local_path(dest_dir: str, rel: str) -> Optional[str]:
+def safe_local_path(dest_dir: str, rel: str) -> str | None:
     """``dest_dir/rel`` if it stays inside ``dest_dir``, else None (``../x``, ``/etc/x``)."""
     if not rel or rel.startswith("/") or "\x00" in rel:
         return None

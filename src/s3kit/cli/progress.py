@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 
 class Cancelled(Exception):
@@ -14,7 +15,7 @@ class Cancelled(Exception):
 class Display:
     """Per-file bars plus a total bar. With ``enabled=False`` every method is a no-op."""
 
-    def __init__(self, enabled: bool, total_files: int = 0, total_bytes: Optional[int] = None) -> None:
+    def __init__(self, enabled: bool, total_files: int = 0, total_bytes: int | None = None) -> None:
         self.cancel = threading.Event()
         self._progress: Any = None
         self._total_task: Any = None
@@ -22,8 +23,14 @@ class Display:
         if enabled:
             try:
                 from rich.console import Console
-                from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                           TimeRemainingColumn, TransferSpeedColumn)
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                    TransferSpeedColumn,
+                )
             except ImportError:  # the library works without the cli extra
                 return
             self._progress = Progress(
@@ -35,14 +42,14 @@ class Display:
             if total_files > 1:
                 self._total_task = self._progress.add_task(f"total ({total_files} files)", total=total_bytes)
 
-    def file(self, name: str, size: Optional[int]) -> Callable[[int, Optional[int]], None]:
+    def file(self, name: str, size: int | None) -> Callable[[int, int | None], None]:
         """A ``progress(done, total)`` callback for one file; raises Cancelled after Ctrl-C."""
         task = None
         if self._progress is not None:
             task = self._progress.add_task(name if len(name) < 50 else "..." + name[-47:], total=size)
         last = [0]
 
-        def update(done: int, total: Optional[int]) -> None:
+        def update(done: int, total: int | None) -> None:
             if self.cancel.is_set():
                 raise Cancelled()
             if task is not None:
