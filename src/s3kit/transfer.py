@@ -104,9 +104,20 @@ class PartLayout(NamedTuple):
         return layout if layout.first > 0 and layout.double_every >= 0 else None
 
 
+def composite_etag(part_digests: list[bytes]) -> str:
+    """The ETag S3 gives a multipart object: MD5 of the parts' MD5 digests, then '-N'."""
+    return f"{hashlib.md5(b''.join(part_digests)).hexdigest()}-{len(part_digests)}"
+
+
 def multipart_etag(part_md5_hex: list[str]) -> str:
-    """The ETag S3 gives a multipart object: MD5 of the parts' MD5s, then '-N'."""
-    return f"{hashlib.md5(b''.join(bytes.fromhex(e) for e in part_md5_hex)).hexdigest()}-{len(part_md5_hex)}"
+    """:func:`composite_etag` from the parts' ETags (hex MD5s)."""
+    return composite_etag([bytes.fromhex(e) for e in part_md5_hex])
+
+
+def _check_etag(got: str, etag: str, bucket: str, key: str) -> None:
+    if got != etag:
+        raise ChecksumMismatch(f"downloaded bytes hash to {got}, the object's ETag is {etag}",
+                               bucket=bucket, key=key, retryable=True)
 
 
 class FileRegion:
@@ -586,11 +597,8 @@ class _Verifier:
         if self.layout is None:
             got = self._md5.hexdigest()
         else:
-            digests = self._part_md5s + ([self._md5.digest()] if self._in_part else [])
-            got = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-        if got != self.etag:
-            raise ChecksumMismatch(f"downloaded bytes hash to {got}, the object's ETag is {self.etag}",
-                                   bucket=bucket, key=key, retryable=True)
+            got = composite_etag(self._part_md5s + ([self._md5.digest()] if self._in_part else []))
+        _check_etag(got, self.etag, bucket, key)
 
 
 def _part_layout(bucket: "S3Bucket", info: ObjectInfo) -> PartLayout | None:
@@ -806,7 +814,4 @@ def _parallel_download(bucket: "S3Bucket", key: str, info: ObjectInfo, layout: P
     finally:
         ex.shutdown(wait=True)
     if verify:
-        got = f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(md5s)}"
-        if got != etag:
-            raise ChecksumMismatch(f"downloaded bytes hash to {got}, the object's ETag is {etag}",
-                                   bucket=bucket.name, key=key, retryable=True)
+        _check_etag(composite_etag(md5s), etag, bucket.name, key)
