@@ -268,3 +268,13 @@ def test_ctrl_c_leaves_no_partial_file_and_no_upload(env: dict[str, str], cbucke
     out, err = down.communicate(timeout=60)
     assert down.returncode == 130, err
     assert list(dest.iterdir()) == []  # neither the target nor its temporary file
+
+
+def test_parallel_output_lines_never_interleave(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(60):
+        (src / f"f{i:02d}.txt").write_bytes(b"x")
+    out = run(env, "--concurrency", "16", "cp", "--recursive", str(src), f"s3://{cbucket.name}/m/").stdout.decode()
+    lines = out.splitlines()
+    assert len(lines) == 60 and all(line.startswith("upload: ") and line.count("upload:") == 1 for line in lines)

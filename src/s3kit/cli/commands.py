@@ -7,6 +7,7 @@ import fnmatch
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ class Context:
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
         self.failures = 0
         self._client: S3Client | None = None
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> S3Client:
@@ -41,19 +43,28 @@ class Context:
                                     max_connections=max(64, self.concurrency * self.concurrency))
         return self._client
 
+    def _write(self, stream: Any, line: str) -> None:
+        # transfers report from worker threads: one write per line, under one lock, so
+        # lines never interleave (print() writes the text and the newline separately)
+        with self._lock:
+            stream.write(line + "\n")
+            if stream is sys.stderr:
+                stream.flush()
+
     def out(self, line: str) -> None:
-        print(line, flush=False)
+        self._write(sys.stdout, line)
 
     def info(self, line: str) -> None:
         if not self.quiet:
-            print(line)
+            self._write(sys.stdout, line)
 
     def fail(self, line: str) -> None:
-        self.failures += 1
-        print(f"s3kit: {line}", file=sys.stderr)
+        with self._lock:
+            self.failures += 1
+        self._write(sys.stderr, f"s3kit: {line}")
 
     def warn(self, line: str) -> None:
-        print(f"s3kit: warning: {line}", file=sys.stderr)
+        self._write(sys.stderr, f"s3kit: warning: {line}")
 
     def close(self) -> None:
         if self._client is not None:
