@@ -69,14 +69,20 @@ class S3Bucket:
         storage_class: str | None = None,
         if_none_match: str | None = None,
         if_match: str | None = None,
+        checksum: str | bool | None = None,
         progress: Progress | None = None,
     ) -> PutResult:
         """Store ``data`` under ``key``. ``data`` is bytes-like or a readable binary stream
         (streamed in bounded memory; multipart when large).
 
         ``if_none_match="*"`` creates only if absent (else :class:`PreconditionFailed`);
-        ``if_match=etag`` overwrites only that version.
+        ``if_match=etag`` overwrites only that version. ``checksum``: a flexible checksum
+        (``"crc32"``, ``"crc32c"``, ``"sha1"``, ``"sha256"``) the server verifies; default:
+        CRC32 on AWS, none elsewhere (``False`` for none anywhere).
         """
+        from .checksums import choose
+
+        alg = choose(checksum, self.client._aws)
         validate_key(key, self.name)
         headers = object_headers(content_type, metadata, cache_control, content_disposition,
                                  content_encoding, storage_class)
@@ -87,6 +93,12 @@ class S3Bucket:
         if isinstance(data, _BYTES):
             from .models import PutResult
 
+            if alg:
+                from .checksums import Checksum
+
+                ck = Checksum(alg)
+                ck.update(data)
+                headers[ck.header] = ck.value()
             res = self._req("PUT", key, headers=headers, body=data)
             if progress:
                 progress(len(data), len(data))
@@ -99,7 +111,7 @@ class S3Bucket:
                               bucket=self.name, key=key)
         from .transfer import upload_stream
 
-        return upload_stream(self, data, key, headers=headers, progress=progress)
+        return upload_stream(self, data, key, headers=headers, progress=progress, checksum=alg)
 
     # -- read ------------------------------------------------------------------------------
 

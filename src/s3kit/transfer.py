@@ -166,19 +166,28 @@ def _md5_hex(data: Any) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def _digest_headers(bucket: "S3Bucket", data: Any) -> tuple[dict[str, str], str | None, str | None]:
-    """(headers, payload hash, md5 hex or None) for a part: one digest the server checks.
+def _digest_headers(bucket: "S3Bucket", data: Any, checksum: str | None = None
+                    ) -> tuple[dict[str, str], str | None, str | None]:
+    """(headers, payload hash, md5 hex or None) for a part: one digest the server checks,
+    plus the ``x-amz-checksum-*`` header when a flexible checksum is in use (same pass).
 
     Over https: Content-MD5 (TLS covers the wire). Over http: the signed SHA-256, which
     the server verifies too, so MD5 (the slowest hash here) is not computed at all.
     """
+    from .checksums import Checksum
+
     https = bucket.client._scheme == "https"
     h = hashlib.md5() if https else hashlib.sha256()
+    extra = Checksum(checksum) if checksum else None
     for chunk in data.chunks() if isinstance(data, FileRegion) else (data,):
         h.update(chunk)
+        if extra is not None:
+            extra.update(chunk)
+    headers = {extra.header: extra.value()} if extra is not None else {}
     if https:
-        return {"content-md5": base64.b64encode(h.digest()).decode()}, None, h.hexdigest()
-    return {}, h.hexdigest(), None
+        headers["content-md5"] = base64.b64encode(h.digest()).decode()
+        return headers, None, h.hexdigest()
+    return headers, h.hexdigest(), None
 
 
 class _Progress:
@@ -204,13 +213,16 @@ class _Progress:
 class MultipartUpload:
     """One multipart upload: initiate, upload parts, complete or abort."""
 
-    def __init__(self, bucket: "S3Bucket", key: str, upload_id: str) -> None:
+    def __init__(self, bucket: "S3Bucket", key: str, upload_id: str, checksum: str | None = None) -> None:
         self.bucket = bucket
         self.key = key
         self.upload_id = upload_id
+        self.checksum = checksum  # flexible checksum algorithm carried by every part, if any
+        self.part_checksums: dict[int, str] = {}
 
     @classmethod
-    def initiate(cls, bucket: "S3Bucket", key: str, headers: Mapping[str, str]) -> "MultipartUpload":
+    def initiate(cls, bucket: "S3Bucket", key: str, headers: Mapping[str, str],
+                 checksum: str | None = None) -> "MultipartUpload":
         """Start an upload. If the request had to be retried, an earlier try may have
         created an upload whose answer was lost: such strays (this key, initiated during
         this call) are aborted so that nothing is left behind."""
@@ -220,8 +232,10 @@ class MultipartUpload:
 
         tries: list[int] = []
         started = time.time() + bucket.client._clock_skew - 2.0  # server clock, with slack
+        if checksum:
+            headers = {**headers, "x-amz-checksum-algorithm": checksum.upper()}
         res = bucket._req("POST", key, query={"uploads": None}, headers=headers, attempts=tries)
-        upload = cls(bucket, key, parse_initiate_multipart(res.body))
+        upload = cls(bucket, key, parse_initiate_multipart(res.body), checksum)
         if tries and tries[-1] > 1:
             upload._abort_strays(started)
         return upload
@@ -239,7 +253,9 @@ class MultipartUpload:
 
     def upload_part(self, number: int, data: Any) -> str:
         """Upload one part (bytes-like or a FileRegion); returns its ETag."""
-        headers, payload_hash, md5_hex = _digest_headers(self.bucket, data)
+        headers, payload_hash, md5_hex = _digest_headers(self.bucket, data, self.checksum)
+        if self.checksum:
+            self.part_checksums[number] = headers[f"x-amz-checksum-{self.checksum}"]
         res = self.bucket._req("PUT", self.key, query={"partNumber": str(number), "uploadId": self.upload_id},
                                headers=headers, body=data, payload_hash=payload_hash, length=len(data))
         etag = res.headers.get("etag", "").strip('"')
@@ -259,7 +275,9 @@ class MultipartUpload:
         tries: list[int] = []
         try:
             res = self.bucket._req("POST", self.key, query={"uploadId": self.upload_id},
-                                   body=build_complete(parts), headers={"content-type": "application/xml"},
+                                   body=build_complete(parts, self.part_checksums,
+                                                       "Checksum" + (self.checksum or "").upper()),
+                                   headers={"content-type": "application/xml"},
                                    error_in_body=True, attempts=tries)
         except NoSuchUpload:
             # A retried Complete whose first answer was lost finds the upload gone: it
@@ -333,6 +351,7 @@ def upload_file(
     concurrency: int | None = None,
     content_type: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    checksum: str | bool | None = None,
     resume: bool = False,
     progress: Progress | None = None,
     **object_options: Any,
@@ -344,9 +363,11 @@ def upload_file(
     are checked against the local file's MD5s). A changed file starts over.
     """
     from .bucket import object_headers
+    from .checksums import choose
     from .client import validate_key
 
     validate_key(key, bucket.name)
+    alg = choose(checksum, bucket.client._aws)
     headers = object_headers(content_type, metadata, **object_options)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -355,7 +376,8 @@ def upload_file(
             data = f.read()
             if len(data) != size:
                 raise S3Error(f"{path} changed size while being read", code="LocalFileChanged", key=key)
-            res = bucket.put(key, data, content_type=headers["content-type"], metadata=metadata, **object_options)
+            res = bucket.put(key, data, content_type=headers["content-type"], metadata=metadata,
+                             checksum=alg or False, **object_options)
             if progress:
                 progress(size, size)
             return res
@@ -370,17 +392,17 @@ def upload_file(
         done: dict[int, str] = {}
         headers["x-amz-meta-" + PART_LAYOUT_META] = PartLayout(ps).encode()
         if resume:
-            upload, done = _find_resumable(bucket, key, size, ps, read_part)
+            upload, done = _find_resumable(bucket, key, size, ps, read_part, alg)
         if upload is None:
-            upload = MultipartUpload.initiate(bucket, key, headers)
+            upload = MultipartUpload.initiate(bucket, key, headers, alg)
         tracker = _Progress(progress, size)
         tracker.add(sum(min(ps, size - (n - 1) * ps) for n in done))
         todo = [n for n in range(1, nparts + 1) if n not in done]
         return _run_parts(upload, todo, read_part, dict(done), tracker, concurrency, keep_on_failure=resume)
 
 
-def _find_resumable(bucket: "S3Bucket", key: str, size: int, ps: int,
-                    read_part: Callable[[int], FileRegion]) -> tuple[MultipartUpload | None, dict[int, str]]:
+def _find_resumable(bucket: "S3Bucket", key: str, size: int, ps: int, read_part: Callable[[int], FileRegion],
+                    checksum: str | None) -> tuple[MultipartUpload | None, dict[int, str]]:
     """An unfinished upload of this key whose stored parts match the local file."""
     from ._log import logger
 
@@ -404,6 +426,10 @@ def _find_resumable(bucket: "S3Bucket", key: str, size: int, ps: int,
             )
             if ok:
                 found, done = mpu, {p.number: p.etag for p in parts}
+                mpu.checksum = checksum
+                for p in parts if checksum else []:  # Complete must name every part's checksum
+                    mpu.part_checksums[p.number] = _digest_headers(bucket, read_part(p.number), checksum)[0][
+                        f"x-amz-checksum-{checksum}"]
                 logger().info("resuming upload of %r: %d of %d parts already stored", key, len(done), nparts)
                 continue
         logger().info("aborting stale multipart upload %s of %r (local file differs)", u.upload_id, key)
@@ -460,6 +486,7 @@ def upload_fileobj(
     concurrency: int | None = None,
     content_type: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    checksum: str | bool | None = None,
     progress: Progress | None = None,
     **object_options: Any,
 ) -> PutResult:
@@ -469,8 +496,10 @@ def upload_fileobj(
 
     validate_key(key, bucket.name)
     headers = object_headers(content_type, metadata, **object_options)
-    return upload_stream(bucket, fileobj, key, headers=headers, progress=progress,
-                         part_size=part_size, concurrency=concurrency)
+    from .checksums import choose
+
+    return upload_stream(bucket, fileobj, key, headers=headers, progress=progress, part_size=part_size,
+                         concurrency=concurrency, checksum=choose(checksum, bucket.client._aws))
 
 
 def _read_full(fileobj: BinaryIO, n: int) -> bytes:
@@ -496,6 +525,7 @@ def upload_stream(
     progress: Progress | None = None,
     part_size: int | None = None,
     concurrency: int | None = None,
+    checksum: str | None = None,
 ) -> PutResult:
     """Stream upload: one PUT if the stream fits in a part, else multipart with parts read
     in order and sent in parallel. Part sizes grow (x2 every 1,000 parts) so an unknown
@@ -505,13 +535,19 @@ def upload_stream(
     ps = plan_part_size(None, part_size)
     first = _read_full(fileobj, ps)
     if len(first) < ps:
+        if checksum:
+            from .checksums import Checksum
+
+            ck = Checksum(checksum)
+            ck.update(first)
+            headers = {**headers, ck.header: ck.value()}
         res = bucket._req("PUT", key, headers=headers, body=first)
         if progress:
             progress(len(first), len(first))
         return PutResult(res.headers.get("etag", "").strip('"'), res.headers.get("x-amz-version-id"), key)
     headers = dict(headers)
     headers["x-amz-meta-" + PART_LAYOUT_META] = PartLayout(ps, 1000).encode()
-    upload = MultipartUpload.initiate(bucket, key, headers)
+    upload = MultipartUpload.initiate(bucket, key, headers, checksum)
     tracker = _Progress(progress, None)
     workers = concurrency or default_concurrency()
     slots = threading.Semaphore(workers)  # + the one part being read = concurrency + 1 in memory

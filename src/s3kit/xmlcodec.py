@@ -386,6 +386,11 @@ def build_delete(keys: Iterable[str], quiet: bool = True) -> bytes:
     return f'<Delete xmlns="{S3_NS}">{q}{objs}</Delete>'.encode()
 
 
-def build_complete(parts: Iterable[tuple[int, str]]) -> bytes:
-    body = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>\"{_text(e)}\"</ETag></Part>" for n, e in parts)
-    return f'<CompleteMultipartUpload xmlns="{S3_NS}">{body}</CompleteMultipartUpload>'.encode()
+def build_complete(parts: Iterable[tuple[int, str]], checksums: dict[int, str] | None = None,
+                   element: str = "") -> bytes:
+    """CompleteMultipartUpload body; ``checksums`` (part -> base64) go in ``<element>``."""
+    out = []
+    for n, e in parts:
+        extra = f"<{element}>{checksums[n]}</{element}>" if checksums and n in checksums else ""
+        out.append(f"<Part><PartNumber>{n}</PartNumber><ETag>\"{_text(e)}\"</ETag>{extra}</Part>")
+    return f'<CompleteMultipartUpload xmlns="{S3_NS}">{"".join(out)}</CompleteMultipartUpload>'.encode()

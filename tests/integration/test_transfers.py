@@ -318,3 +318,12 @@ def test_one_gib_transfers_stay_in_bounded_memory(ceph_server: object, tmp_path:
         assert os.path.getsize(str(src) + ".back") == 1024 * MiB
     finally:
         empty_and_delete(client, name)
+
+
+def test_forced_crc32_does_not_break_compatible_servers(bucket: S3Bucket, tmp_path: Path) -> None:
+    src = tmp_path / "c.bin"
+    data = pattern(2 * PART + 5, 21)
+    src.write_bytes(data)
+    bucket.upload_file(str(src), "ck", part_size=PART, checksum="crc32")
+    bucket.put("small", b"abc", checksum="sha256")
+    assert bucket.get("ck") == data and bucket.get("small") == b"abc"
