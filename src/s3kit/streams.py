@@ -20,8 +20,9 @@ class ObjectReader(io.RawIOBase):
     """Reads an object through one streaming GET, reopened at the new offset after a
     seek. Every GET after the first is pinned to the first one's ETag (If-Match), so a
     concurrent overwrite raises :class:`PreconditionFailed` instead of mixing versions.
-    A sequential read from 0 to the end is verified against the MD5 ETag: the final
-    read raises :class:`ChecksumMismatch` instead of returning end-of-file.
+    A sequential read from 0 to the end is verified against the ETag (MD5, or the multipart
+    ETag when the part layout is known): the final read raises :class:`ChecksumMismatch`
+    instead of returning end-of-file.
     """
 
     def __init__(self, bucket: "S3Bucket", key: str, *, verify: bool = True,
@@ -47,7 +48,7 @@ class ObjectReader(io.RawIOBase):
         return self.info.size
 
     def _open_at(self, pos: int) -> None:
-        from .transfer import _Verifier
+        from .transfer import _part_layout, _Verifier
 
         self._close_body()
         headers = {}
@@ -65,7 +66,10 @@ class ObjectReader(io.RawIOBase):
             self._info = object_info(self.key, body.headers)
         self._body = body
         self._pos = pos
-        self._verifier = _Verifier(self._info.etag, body.headers, None) if (self._verify and pos == 0) else None
+        self._verifier = None
+        if self._verify and pos == 0:
+            layout = _part_layout(self.bucket, self._info) if "-" in self._info.etag else None
+            self._verifier = _Verifier(self._info.etag, body.headers, layout)
         if self._verifier is not None and not self._verifier.active:
             self._verifier = None
 

@@ -713,7 +713,6 @@ def download_fileobj(
     *,
     progress: Progress | None = None,
     verify: bool = True,
-    concurrency: int | None = None,
 ) -> ObjectInfo:
     """Stream the object into ``fileobj`` in bounded memory, verified at the end.
 

@@ -278,3 +278,15 @@ def test_parallel_output_lines_never_interleave(env: dict[str, str], cbucket: S3
     out = run(env, "--concurrency", "16", "cp", "--recursive", str(src), f"s3://{cbucket.name}/m/").stdout.decode()
     lines = out.splitlines()
     assert len(lines) == 60 and all(line.startswith("upload: ") and line.count("upload:") == 1 for line in lines)
+
+
+def test_global_options_quiet_and_explicit_endpoint(env: dict[str, str], ceph_server: object, cbucket: S3Bucket,
+                                                    tmp_path: Path) -> None:
+    s = ceph_server
+    f = tmp_path / "q.txt"
+    f.write_bytes(b"quiet")
+    assert run(env, "--quiet", "cp", str(f), f"s3://{cbucket.name}/q.txt").stdout == b""
+    assert run(env, "cp", str(f), f"s3://{cbucket.name}/q2.txt", "--no-progress", "-q").stdout == b""
+    bare = {k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL"}
+    out = run(bare, "ls", f"s3://{cbucket.name}/", "--endpoint-url", s.endpoint).stdout.decode()  # type: ignore[attr-defined]
+    assert "q.txt" in out and "q2.txt" in out

@@ -128,6 +128,10 @@ def test_flipped_byte_is_detected_and_retried(server: object, bucket: S3Bucket, 
             with pytest.raises(s3kit.ChecksumMismatch):
                 b.download_file(key, str(tmp_path / "out"))
             assert os.listdir(tmp_path) == []  # no target, no temp file
+        for key in ("small", "mp"):  # open(): the last read raises instead of returning EOF
+            proxy.force("flip_byte")
+            with pytest.raises(s3kit.ChecksumMismatch), b.open(key) as f:
+                f.read()
         c2 = S3Client(proxy.endpoint, server.access_key, server.secret_key,  # type: ignore[attr-defined]
                       retry=Retry(base=0.001))
         proxy.force("flip_byte")
@@ -135,7 +139,7 @@ def test_flipped_byte_is_detected_and_retried(server: object, bucket: S3Bucket, 
         proxy.force("flip_byte")
         c2.bucket(bucket.name).download_file("mp", str(tmp_path / "ok"))
         assert (tmp_path / "ok").read_bytes() == data
-        assert proxy.injected["flip_byte"] == 5
+        assert proxy.injected["flip_byte"] == 7
 
 
 def test_interrupted_download_leaves_no_file(server: object, bucket: S3Bucket, tmp_path: Path) -> None:
