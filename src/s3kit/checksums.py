@@ -63,8 +63,3 @@ class Checksum:
     def value(self) -> str:
         raw = self._hash.digest() if self._hash is not None else self._crc.to_bytes(4, "big")
         return base64.b64encode(raw).decode()
-
-    @property
-    def xml_element(self) -> str:
-        """The element naming this checksum in CompleteMultipartUpload."""
-        return "Checksum" + self.algorithm.upper()

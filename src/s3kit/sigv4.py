@@ -6,8 +6,6 @@ S3 rules differ from generic SigV4: the path is the object key percent-encoded o
 
 from __future__ import annotations
 
-import time
-
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -20,7 +18,7 @@ except ImportError:
     except ImportError:  # builds without the built-in hashes
         from hashlib import sha256  # type: ignore[assignment,no-redef,unused-ignore]
 
-__all__ = ["sha256", "hmac_sha256", "quote_path", "quote_param", "canonical_query", "amz_date",
+__all__ = ["sha256", "hmac_sha256", "quote_path", "quote_param", "canonical_query",
            "signing_key", "canonical_request", "string_to_sign", "authorization", "presign_query"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -78,11 +76,6 @@ def canonical_query(params: Mapping[str, str | None] | Iterable[tuple[str, str |
     items = params.items() if hasattr(params, "items") else params
     encoded = sorted((quote_param(k), quote_param(v) if v else "") for k, v in items)
     return "&".join(f"{k}={v}" for k, v in encoded)
-
-
-def amz_date(now: float | None = None) -> str:
-    """``YYYYMMDDTHHMMSSZ`` for a POSIX time (default: now)."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
 
 
 _key_cache: dict[tuple[str, str, str, str], bytes] = {}

@@ -63,9 +63,6 @@ class Context:
             self.failures += 1
         self._write(sys.stderr, f"s3kit: {line}")
 
-    def warn(self, line: str) -> None:
-        self._write(sys.stderr, f"s3kit: warning: {line}")
-
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
