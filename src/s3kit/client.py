@@ -376,24 +376,27 @@ class S3Client:
             # -- the request failed: decide whether to go again ------------------------------
             if attempts is not None:
                 attempts.append(attempt)
+            delay, by_policy = 0.0, False
             if bucket and not redirected and self._follow_region(err, bucket, route.region):
-                redirected = True
+                redirected = True  # re-signed for the bucket's region, at once
             elif err.code == "ExpiredToken" and not refreshed and self._refresh_credentials():
                 refreshed = True
-            elif err.code == "RequestTimeTooSkewed" and self._fix_clock(err):
-                if not retry.should_retry(err, attempt):
-                    raise err
+            elif err.code == "RequestTimeTooSkewed" and not self._fix_clock(err):
+                raise err  # no server Date to correct the clock from: retrying cannot help
             elif not retry.should_retry(err, attempt):
                 raise err
             else:
-                delay = retry.delay(attempt)
-                _log_retry(method, bucket, key, err, attempt, delay)
-                time.sleep(delay)
+                by_policy = True
+                if err.code != "RequestTimeTooSkewed":  # the clock was the problem, not load
+                    delay = retry.delay(attempt)
             if not replayable:
                 raise TransportError(
                     f"{err}; not retried: the request body is a one-shot stream that was already sent",
                     code=err.code, status=err.status, bucket=bucket, key=key,
                 ) from err
+            if by_policy:
+                _log_retry(method, bucket, key, err, attempt, delay)
+                time.sleep(delay)
             if start is not None:
                 body.seek(start)  # type: ignore[union-attr]
 
