@@ -244,3 +244,53 @@ def test_presign_expiry_bounds() -> None:
             b.presign("k", expires=bad)
     with pytest.raises(s3kit.InvalidType):
         b.presign("k", expires=1.5)  # type: ignore[arg-type]
+
+
+def test_https_proxy_connect_tunnel(self_signed: tuple[Path, Path]) -> None:
+    """HTTPS_PROXY: a CONNECT tunnel, with the origin's certificate still verified."""
+    cert, key = self_signed
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    tunnels: list[bytes] = []
+    proxy = socket.create_server(("127.0.0.1", 0))
+
+    def pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            b.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                c, _ = proxy.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += c.recv(4096)
+            tunnels.append(head.split(b"\r\n")[0])
+            host, port = head.split()[1].decode().rsplit(":", 1)
+            up = socket.create_connection((host, int(port)))
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pipe, args=(c, up), daemon=True).start()
+            threading.Thread(target=pipe, args=(up, c), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with FakeS3(lambda req: Reply(200, b"through the tunnel"), tls_context=ctx) as fake:
+            port = fake.server.server_address[1]
+            os_env = {"HTTPS_PROXY": f"http://127.0.0.1:{proxy.getsockname()[1]}"}
+            c = S3Client(fake.endpoint, "a", "b", verify=str(cert))
+            c.transport._env = os_env  # as if exported in the environment
+            assert c.bucket("b").get("k", verify=False) == b"through the tunnel"
+            assert [t.rsplit(b" ", 1)[0] for t in tunnels] == [f"CONNECT 127.0.0.1:{port}".encode()]
+            c2 = S3Client(fake.endpoint, "a", "b", verify=str(cert))
+            c2.transport._env = {**os_env, "NO_PROXY": "127.0.0.1"}
+            c2.bucket("b").get("k", verify=False)
+            assert len(tunnels) == 1  # NO_PROXY: straight to the origin
+    finally:
+        proxy.close()
