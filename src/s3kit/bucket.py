@@ -203,12 +203,16 @@ class S3Bucket:
 
     # -- delete ----------------------------------------------------------------------------
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, missing_ok: bool = False) -> None:
         """Delete an object; :class:`NoSuchKey` if it does not exist.
 
-        S3 answers 204 to deleting a missing key, so the object is looked up first.
+        S3 answers 204 to deleting a missing key, so the object is looked up first;
+        ``missing_ok=True`` skips that lookup (one request instead of two).
         """
         validate_key(key, self.name)
+        if missing_ok:
+            self._req("DELETE", key)
+            return
         try:
             self._req("HEAD", key)
         except NoSuchKey:

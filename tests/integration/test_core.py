@@ -230,3 +230,19 @@ def test_one_client_many_threads(client: S3Client, bucket: S3Bucket) -> None:
     assert not errors
     assert len(bucket.list_objects()) == 160
     assert client.transport.open_connections() <= client.transport.maxsize
+
+
+def test_delete_missing_ok_is_one_request(bucket: S3Bucket, client: S3Client) -> None:
+    bucket.put("k", b"1")
+    sent: list[str] = []
+    real = client._request
+
+    def counting(method, *a, **kw):  # type: ignore[no-untyped-def]
+        sent.append(method)
+        return real(method, *a, **kw)
+
+    client._request = counting  # type: ignore[method-assign]
+    bucket.delete("k", missing_ok=True)
+    bucket.delete("k", missing_ok=True)  # already gone: no error
+    client._request = real  # type: ignore[method-assign]
+    assert sent == ["DELETE", "DELETE"] and not bucket.exists("k")
