@@ -91,18 +91,7 @@ class S3Bucket:
         if if_match is not None:
             headers["if-match"] = _quote_etag(if_match)
         if isinstance(data, _BYTES):
-            from .models import PutResult
-
-            if alg:
-                from .checksums import Checksum
-
-                ck = Checksum(alg)
-                ck.update(data)
-                headers[ck.header] = ck.value()
-            res = self._req("PUT", key, headers=headers, body=data)
-            if progress:
-                progress(len(data), len(data))
-            return PutResult(res.headers.get("etag", "").strip('"'), res.headers.get("x-amz-version-id"), key)
+            return put_bytes(self, key, data, headers, alg, progress)
         if isinstance(data, str):
             raise InvalidType("data must be bytes, bytearray, memoryview or a binary stream, not str "
                               "(encode it first)", bucket=self.name, key=key)
@@ -402,6 +391,23 @@ class S3Bucket:
         from .transfer import download_fileobj
 
         return download_fileobj(self, key, fileobj, **kw)
+
+
+def put_bytes(bucket: S3Bucket, key: str, data: bytes | bytearray | memoryview, headers: Mapping[str, str],
+              checksum: str | None, progress: Progress | None) -> PutResult:
+    """One PutObject of in-memory bytes (``put``, and streams that fit in one part)."""
+    from .models import PutResult
+
+    if checksum:
+        from .checksums import Checksum
+
+        ck = Checksum(checksum)
+        ck.update(data)
+        headers = {**headers, ck.header: ck.value()}
+    res = bucket._req("PUT", key, headers=headers, body=data)
+    if progress:
+        progress(len(data), len(data))
+    return PutResult(res.headers.get("etag", "").strip('"'), res.headers.get("x-amz-version-id"), key)
 
 
 def object_headers(

@@ -535,16 +535,9 @@ def upload_stream(
     ps = plan_part_size(None, part_size)
     first = _read_full(fileobj, ps)
     if len(first) < ps:
-        if checksum:
-            from .checksums import Checksum
+        from .bucket import put_bytes
 
-            ck = Checksum(checksum)
-            ck.update(first)
-            headers = {**headers, ck.header: ck.value()}
-        res = bucket._req("PUT", key, headers=headers, body=first)
-        if progress:
-            progress(len(first), len(first))
-        return PutResult(res.headers.get("etag", "").strip('"'), res.headers.get("x-amz-version-id"), key)
+        return put_bytes(bucket, key, first, headers, checksum, progress)
     headers = dict(headers)
     headers["x-amz-meta-" + PART_LAYOUT_META] = PartLayout(ps, 1000).encode()
     upload = MultipartUpload.initiate(bucket, key, headers, checksum)
