@@ -535,9 +535,7 @@ class S3Client:
         try:
             res = self._request("HEAD", name)
             region = res.headers.get("x-amz-bucket-region")
-        except NoSuchBucket:
-            raise
-        except S3Error as e:
+        except S3Error as e:  # a redirect or denial may still name the region; 404 etc. raise
             region = e.region
             if not region and e.status not in (301, 400, 403):
                 raise
