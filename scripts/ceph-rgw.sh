@@ -22,6 +22,7 @@
 # Environment (all optional):
 #   CEPH_RGW_DIR         base dir                        (/tmp/ceph-rgw)
 #   CEPH_RGW_PORT        S3 port on 127.0.0.1            (7480)
+#   CEPH_RGW_PORT6       also serve S3 on [::1]:PORT6    (unset: IPv4 only)
 #   CEPH_RGW_MON_PORT    monitor msgr2 port on 127.0.0.1 (3300; v1 = port+1)
 #   CEPH_RGW_ACCESS_KEY  S3 access key                   (testaccesskey)
 #   CEPH_RGW_SECRET_KEY  S3 secret key                   (testsecretkey)
@@ -38,6 +39,7 @@ set -euo pipefail
 
 BASE=${CEPH_RGW_DIR:-/tmp/ceph-rgw}
 PORT=${CEPH_RGW_PORT:-7480}
+PORT6=${CEPH_RGW_PORT6:-}
 MON_PORT=${CEPH_RGW_MON_PORT:-3300}
 MON_PORT_V1=$((MON_PORT + 1))
 ACCESS_KEY=${CEPH_RGW_ACCESS_KEY:-testaccesskey}
@@ -116,7 +118,8 @@ EOF
 }
 
 write_conf() {
-    local fsid=$1
+    local fsid=$1 endpoints="endpoint=127.0.0.1:$PORT"
+    [ -z "$PORT6" ] || endpoints="$endpoints endpoint=[::1]:$PORT6"
     cat >"$CONF" <<EOF
 [global]
 fsid = $fsid
@@ -172,7 +175,7 @@ osd crush update on start = true
 
 [client.rgw.a]
 # tcp_nodelay=1: without it small GETs take ~45 ms (Nagle + delayed ACK)
-rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
+rgw frontends = beast $endpoints tcp_nodelay=1
 rgw data = $BASE/rgw
 rgw thread pool size = 32
 rgw dynamic resharding = false

@@ -34,6 +34,7 @@ class Server(NamedTuple):
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    endpoint6: str | None = None  # the same server on IPv6 loopback, where it listens there
 
 
 def free_port(count: int = 1) -> int:
@@ -57,6 +58,16 @@ def free_port(count: int = 1) -> int:
     raise RuntimeError("no free port range found")
 
 
+def free_port6() -> int | None:
+    """A free port on ::1, or None when this machine has no IPv6 loopback."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            return int(s.getsockname()[1])
+    except OSError:
+        return None
+
+
 def ceph_available() -> bool:
     return all(shutil.which(b) for b in ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool"))
 
@@ -75,12 +86,16 @@ def ceph(access_key: str = "s3kitaccess", secret_key: str = "s3kitsecretkey01234
     base = tempfile.mkdtemp(prefix="s3kit-ceph-")
     port = free_port()
     mon = free_port(2)
+    port6 = free_port6()
     env = dict(os.environ, CEPH_RGW_DIR=base, CEPH_RGW_PORT=str(port), CEPH_RGW_MON_PORT=str(mon),
                CEPH_RGW_ACCESS_KEY=access_key, CEPH_RGW_SECRET_KEY=secret_key, CEPH_RGW_TIMEOUT="90")
+    if port6:
+        env["CEPH_RGW_PORT6"] = str(port6)
     try:
         subprocess.run(["bash", CEPH_SCRIPT, "start"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=sys.stderr, timeout=240)
-        yield Server("ceph", f"http://127.0.0.1:{port}", access_key, secret_key)
+        yield Server("ceph", f"http://127.0.0.1:{port}", access_key, secret_key,
+                     endpoint6=f"http://[::1]:{port6}" if port6 else None)
     finally:
         subprocess.run(["bash", CEPH_SCRIPT, "stop"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=120)

@@ -7,6 +7,7 @@ from binascii import b2a_base64
 from .client import validate_key
 from .errors import (
     ChecksumMismatch,
+    DeleteError,
     InvalidArgument,
     InvalidRange,
     InvalidType,
@@ -14,6 +15,7 @@ from .errors import (
     ProtocolError,
     S3Error,
 )
+from .payload import byte_view, is_bytes_like
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
@@ -90,11 +92,11 @@ class S3Bucket:
             headers["if-none-match"] = if_none_match
         if if_match is not None:
             headers["if-match"] = _quote_etag(if_match)
-        if isinstance(data, _BYTES):
-            return put_bytes(self, key, data, headers, alg, progress)
         if isinstance(data, str):
-            raise InvalidType("data must be bytes, bytearray, memoryview or a binary stream, not str "
-                              "(encode it first)", bucket=self.name, key=key)
+            raise InvalidType("data must be bytes-like or a binary stream, not str (encode it first)",
+                              bucket=self.name, key=key)
+        if isinstance(data, _BYTES) or is_bytes_like(data):  # numpy arrays, array.array, mmap...
+            return put_bytes(self, key, byte_view(data), headers, alg, progress)
         if not hasattr(data, "read"):
             raise InvalidType(f"data must be bytes-like or a binary stream, not {type(data).__name__}",
                               bucket=self.name, key=key)
@@ -252,10 +254,8 @@ class S3Bucket:
         if failures:
             shown = "; ".join(f"{k!r}: {c}" for k, c, _ in failures[:20])
             more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
-            err = S3Error(f"{len(failures)} key(s) not deleted: {shown}{more}", code="DeleteObjectsFailed",
-                          status=200, bucket=self.name)
-            err.failures = failures  # type: ignore[attr-defined]
-            raise err
+            raise DeleteError(f"{len(failures)} key(s) not deleted: {shown}{more}", failures=failures,
+                              status=200, bucket=self.name)
 
     # -- copy ------------------------------------------------------------------------------
 

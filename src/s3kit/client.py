@@ -7,7 +7,7 @@ import time
 from _thread import allocate_lock
 from binascii import b2a_base64
 
-from . import sigv4
+from . import _fork, sigv4
 from .credentials import Credentials, load_profile, resolve_credentials, resolve_region
 from .errors import (
     AccessDenied,
@@ -17,10 +17,13 @@ from .errors import (
     InvalidKey,
     InvalidType,
     NoSuchBucket,
+    OperationTimeout,
+    ProtocolError,
     S3Error,
     TransportError,
     error_for,
 )
+from .payload import byte_view
 from .retry import Retry
 from .sigv4 import sha256
 from .transport import StreamingBody, Timeout, Transport, rewind_point
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from .credentials import CredentialsProvider
     from .transport import Body, HTTPResult
 
-__all__ = ["S3Client", "validate_bucket_name", "validate_key"]
+__all__ = ["S3Client", "validate_bucket_name", "validate_key", "validate_region"]
 
 _USER_AGENT = "s3kit/0.1"
 _SMALL_BODY = 64 * 1024  # below this the built-in SHA-256 beats loading OpenSSL's
@@ -97,8 +100,29 @@ def validate_key(key: object, bucket: str | None = None) -> str:
     return key
 
 
+_HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+_REGION_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+def validate_region(region: object, source: str, *, from_server: bool = False) -> str:
+    """A region name: lower-case letters, digits and '-' only, whatever its source.
+
+    Regions become part of host names (``s3.<region>.amazonaws.com``) and signatures: a
+    string such as ``us-east-1.evil.com#`` would point requests and presigned URLs at
+    another host. A bad value from the caller is :class:`InvalidArgument`; one sent by a
+    server (redirects, ``x-amz-bucket-region``, GetBucketLocation) is :class:`ProtocolError`.
+    """
+    if isinstance(region, str) and 0 < len(region) <= 64 and not region.strip(_REGION_CHARS):
+        return region
+    cls = ProtocolError if from_server else InvalidArgument
+    raise cls(f"invalid region {str(region)[:80]!r} from {source}: a region is made of a-z, 0-9 and '-'")
+
+
 def _parse_endpoint(endpoint: str) -> tuple[str, str, int]:
-    """``host[:port]`` (https) or ``http(s)://host[:port][/]`` -> (scheme, host, port)."""
+    """``host[:port]`` (https) or ``http(s)://host[:port][/]`` -> (scheme, host, port).
+
+    IPv6 literals are bracketed (``http://[::1]:9000``); the host returned is bare.
+    """
     if not isinstance(endpoint, str):
         raise InvalidType("endpoint must be str")
     scheme, sep, rest = endpoint.partition("://")
@@ -107,17 +131,35 @@ def _parse_endpoint(endpoint: str) -> tuple[str, str, int]:
     scheme = scheme.lower()
     authority = rest[:-1] if rest.endswith("/") else rest
     bad = scheme not in ("http", "https") or not authority or "/" in authority or "@" in authority
-    host, port_s = authority, ""
+    host, port_s, has_port = authority, "", False
     if authority.startswith("["):  # [IPv6]:port
-        host, _, tail = authority[1:].partition("]")
-        if tail:
-            bad = bad or not tail.startswith(":")
-            port_s = tail[1:]
+        close = authority.find("]")
+        host, tail = (authority[1:close], authority[close + 1:]) if close > 0 else ("", "")
+        bad = bad or close < 0 or not _is_ipv6(host) or (bool(tail) and not tail.startswith(":"))
+        has_port, port_s = bool(tail), tail[1:]
     elif ":" in authority:
-        host, _, port_s = authority.rpartition(":")
-    if bad or not host or (port_s and not (port_s.isdigit() and 0 < int(port_s) < 65536)):
-        raise InvalidArgument(f"endpoint must be a host[:port] or an http(s)://host[:port] URL, got {endpoint!r}")
+        host, _, port_s = authority.partition(":")
+        has_port = True
+    bad = bad or not host or (not authority.startswith("[") and bool(host.strip(_HOST_CHARS)))
+    if bad or (has_port and not (port_s.isdigit() and 0 < int(port_s) < 65536)):
+        raise InvalidArgument(f"endpoint must be a host[:port], an http(s)://host[:port] URL or "
+                              f"http(s)://[IPv6]:port, got {endpoint!r}")
     return scheme, host.lower(), int(port_s) if port_s else (443 if scheme == "https" else 80)
+
+
+def _is_ipv6(host: str) -> bool:
+    import socket
+
+    try:
+        socket.inet_pton(socket.AF_INET6, host)  # no zone ids ("%eth0"): not routable in URLs
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _host_header(host: str, port: int, scheme: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == (443 if scheme == "https" else 80) else f"{shown}:{port}"
 
 
 def _is_aws_host(host: str) -> bool:
@@ -133,8 +175,7 @@ class _Route:
         self.scheme = scheme
         self.host = host
         self.port = port
-        default = 443 if scheme == "https" else 80
-        self.host_header = host if port == default else f"{host}:{port}"
+        self.host_header = _host_header(host, port, scheme)
         self.prefix = prefix
         self.region = region
 
@@ -170,6 +211,8 @@ class S3Client:
     ) -> None:
         env = os.environ
         settings: dict[str, str] = {}
+        if region is not None:
+            validate_region(region, "the region argument")
         if credentials_provider is not None:
             creds = credentials_provider()
             if not isinstance(creds, Credentials):
@@ -181,7 +224,8 @@ class S3Client:
                 settings = load_profile(profile, env)[0]
             except S3Error:
                 settings = {}
-        self.region: str = resolve_region(region, settings, env)
+        self.region: str = validate_region(resolve_region(region, settings, env),
+                                           "the region argument, AWS_REGION, AWS_DEFAULT_REGION or the profile")
         if addressing not in ("auto", "path", "virtual"):
             raise InvalidArgument(f"addressing must be 'auto', 'path' or 'virtual', not {addressing!r}")
         self.addressing = addressing
@@ -190,18 +234,52 @@ class S3Client:
         self._default_aws = not given
         self.endpoint: str = given or "s3.amazonaws.com"
         self._scheme, self._host, self._port = _parse_endpoint(self.endpoint)
+        if addressing == "virtual" and (":" in self._host or _pattern("ip").match(self._host)):
+            raise InvalidArgument("virtual-hosted addressing needs a host name, not an IP address endpoint")
         self._aws = _is_aws_host(self._host)
-        if isinstance(timeout, (int, float)):
+        if timeout is None:
+            timeout = Timeout()
+        elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             timeout = Timeout(float(timeout), float(timeout))
+        elif not isinstance(timeout, Timeout):
+            raise InvalidType(f"timeout must be seconds or a Timeout, not {type(timeout).__name__}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise InvalidType(f"retry must be a Retry, not {type(retry).__name__}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise InvalidArgument(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self.timeout: Timeout = timeout
+        self.max_connections = max_connections
+        self.verify = verify
+        # what a pickle carries: secrets only if they were given explicitly (see __reduce__)
+        self._given = (access_key, secret_key, session_token, profile)
         self._creds = creds
         self._creds_provider = credentials_provider
         self._creds_lock = allocate_lock()
         self.retry = retry or Retry()
-        self.transport = Transport(verify=verify, timeout=timeout or Timeout(), maxsize=max_connections)
+        self.transport = Transport(verify=verify, timeout=timeout, maxsize=max_connections)
         self._routes: dict[str | None, _Route] = {}
         self._bucket_regions: dict[str, str] = {}
         self._clock_skew = 0.0
         self._date_cache = (0, "")
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._creds_lock = allocate_lock()  # another thread may have held it at fork()
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
+        """Pickled as configuration, never as live connections: the copy reconnects on
+        first use (``ProcessPoolExecutor`` under spawn, Dask workers). Credentials travel
+        only if they were given explicitly (as arguments or a provider); ones found in the
+        environment or profile files are looked up again where the copy is unpickled."""
+        access_key, secret_key, session_token, profile = self._given
+        state: dict[str, object] = {
+            "endpoint": None if self._default_aws else self.endpoint,
+            "access_key": access_key, "secret_key": secret_key, "session_token": session_token,
+            "profile": profile, "region": self.region, "addressing": self.addressing, "verify": self.verify,
+            "timeout": self.timeout, "retry": self.retry, "max_connections": self.max_connections,
+            "credentials_provider": self._creds_provider,
+        }
+        return _rebuild_client, (state,)
 
     # -- context manager and repr ------------------------------------------------------------
 
@@ -301,6 +379,8 @@ class S3Client:
         retried like a failed request. ``attempts`` receives the number of tries made.
         """
         hdrs: dict[str, str] = {}
+        if body is not None and not hasattr(body, "read"):
+            body = byte_view(body)  # len() of what goes out is its byte count
         if body is None or isinstance(body, (bytes, bytearray, memoryview)):
             n = len(body) if body is not None else 0
             if payload_hash is None:
@@ -336,6 +416,8 @@ class S3Client:
         retry = self.retry
         attempt = 0
         redirected = refreshed = False
+        total = self.timeout.total
+        deadline = time.monotonic() + total if total is not None else None
         while True:
             attempt += 1
             route = self._route(bucket)
@@ -357,7 +439,7 @@ class S3Client:
             try:
                 res = self.transport.request(
                     route.scheme, route.host, route.port, method, target, h, body,
-                    stream=stream, max_body=max_body,
+                    stream=stream, max_body=max_body, deadline=deadline,
                 )
                 if res.status >= 300 or (error_in_body and _is_error_document(res.body)):  # type: ignore[union-attr]
                     err = self._error_from(res, method, bucket, key)
@@ -394,6 +476,10 @@ class S3Client:
                     f"{err}; not retried: the request body is a one-shot stream that was already sent",
                     code=err.code, status=err.status, bucket=bucket, key=key,
                 ) from err
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                raise OperationTimeout(
+                    f"Timeout.total ({total:g} s) runs out before retry {attempt}; last error: {err}",
+                    bucket=bucket, key=key) from err
             if by_policy:
                 _log_retry(method, bucket, key, err, attempt, delay)
                 time.sleep(delay)
@@ -416,7 +502,8 @@ class S3Client:
         rid = info.request_id or headers.get("x-amz-request-id") or headers.get("x-amzn-requestid")
         err = error_for(res.status, info.code, info.message, method=method,
                         request_id=rid, bucket=bucket, key=key)
-        err.region = info.region or headers.get("x-amz-bucket-region")
+        region = info.region or headers.get("x-amz-bucket-region")
+        err.region = validate_region(region, "the server's redirect", from_server=True) if region else None
         err.date = headers.get("date")
         if res.status in (301, 307) and not info.code:
             err.code = "PermanentRedirect" if res.status == 301 else "TemporaryRedirect"
@@ -480,6 +567,7 @@ class S3Client:
         Outside us-east-1 the region is sent as ``LocationConstraint``.
         """
         validate_bucket_name(name, strict=True)
+        region = validate_region(region, "create_bucket(region=...)") if region is not None else self.region
         # S3 answers 200 to re-creating a bucket you own (us-east-1, Ceph, moto); ask first
         # so that "create" keeps its meaning.
         try:
@@ -492,7 +580,6 @@ class S3Client:
         else:
             raise BucketAlreadyExists("you already own this bucket", code="BucketAlreadyOwnedByYou",
                                       status=200, bucket=name)
-        region = region or self.region
         body = None
         if region != "us-east-1":
             from .xmlcodec import build_create_bucket
@@ -543,6 +630,7 @@ class S3Client:
             from .xmlcodec import parse_location
 
             region = parse_location(self._request("GET", name, query={"location": None}).body)
+        region = validate_region(region, "the server's bucket location", from_server=True)
         if region != self.region:
             self._set_bucket_region(name, region)
         return str(region)
@@ -566,6 +654,10 @@ class S3Client:
             amz_date_=self._amz_date(), expires=expires,
         )
         return f"{route.scheme}://{route.host_header}{path}?{qs}"
+
+
+def _rebuild_client(state: dict[str, Any]) -> S3Client:
+    return S3Client(**state)
 
 
 def _is_error_document(body: bytes) -> bool:

@@ -30,7 +30,11 @@ __all__ = [
     "TransportError",
     "ConnectTimeout",
     "ReadTimeout",
+    "PoolTimeout",
+    "OperationTimeout",
     "IncompleteBody",
+    "LocalFileChanged",
+    "DeleteError",
     "ProtocolError",
     "error_for",
 ]
@@ -125,6 +129,12 @@ class CredentialsError(S3Error):
     default_code = "MissingCredentials"
 
 
+class LocalFileChanged(S3Error):
+    """A local file changed (size or content) while it was being uploaded; nothing was kept."""
+
+    default_code = "LocalFileChanged"
+
+
 # --- answered by the server -------------------------------------------------------------
 
 
@@ -166,6 +176,19 @@ class NotModified(S3Error):
     default_code = "NotModified"
 
 
+class DeleteError(S3Error):
+    """Some keys of a batch delete failed; ``failures`` lists ``(key, code, message)``.
+    The other keys were deleted."""
+
+    default_code = "DeleteObjectsFailed"
+    failures: list[tuple[str, str, str]]
+
+    def __init__(self, message: str = "", *, failures: list[tuple[str, str, str]] | None = None,
+                 **kw: object) -> None:
+        self.failures = list(failures or [])
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
 class ChecksumMismatch(S3Error):
     """Bytes received (or stored) do not match their checksum; nothing was returned."""
 
@@ -186,7 +209,22 @@ class ConnectTimeout(TransportError):
 
 
 class ReadTimeout(TransportError):
+    """No byte arrived (or could be sent) for ``Timeout.read`` seconds."""
+
     default_code = "ReadTimeout"
+
+
+class PoolTimeout(TransportError):
+    """Every pooled connection stayed busy for ``Timeout.pool`` seconds (raise
+    ``max_connections`` or lower the concurrency)."""
+
+    default_code = "PoolTimeout"
+
+
+class OperationTimeout(TransportError):
+    """``Timeout.total`` ran out: the request and its retries took too long. Not retried."""
+
+    default_code = "OperationTimeout"
 
 
 class IncompleteBody(TransportError):

@@ -126,17 +126,14 @@ def range_header(rng: object) -> tuple[str, int, int | None]:
 
 def parse_content_range(value: str) -> tuple[int, int, int]:
     """``bytes 0-9/100`` -> (0, 9, 100)."""
-    try:
-        unit, _, rest = value.strip().partition(" ")
-        span, _, total = rest.partition("/")
-        first, _, last = span.partition("-")
-        if unit != "bytes":
-            raise ValueError
+    unit, _, rest = value.strip().partition(" ")
+    span, _, total = rest.partition("/")
+    first, _, last = span.partition("-")
+    if unit == "bytes" and first.isdigit() and last.isdigit() and total.isdigit():
         return int(first), int(last), int(total)
-    except ValueError:
-        from .errors import ProtocolError
+    from .errors import ProtocolError
 
-        raise ProtocolError(f"malformed Content-Range {value!r}") from None
+    raise ProtocolError(f"malformed Content-Range {value!r}")
 
 
 def is_plain_md5_etag(etag: str, headers: Mapping[str, str]) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from _thread import allocate_lock
 
-from .errors import ReadTimeout, S3Error
+from .errors import InvalidArgument, ReadTimeout, S3Error
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Retry:
         rng: Callable[[], float] | None = None,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
+            raise InvalidArgument(f"max_attempts must be >= 1, got {max_attempts!r}")
         self.max_attempts = max_attempts
         self.base = base
         self.cap = cap
@@ -47,9 +47,21 @@ class Retry:
         self.retry_cost = retry_cost
         self.timeout_cost = timeout_cost
         self._tokens = budget
+        self._rng_given = rng
         self._rng: Callable[[], float] | None = rng
         self._lock = allocate_lock()
         self.retries = 0  # total retries taken, for reporting
+        from . import _fork
+
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = allocate_lock()  # another thread may have held it at fork()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # the configuration, not the token count or the lock
+        return _rebuild, (self.max_attempts, self.base, self.cap, self.budget, self.retry_cost,
+                          self.timeout_cost, self._rng_given)
 
     def __repr__(self) -> str:
         return f"Retry(max_attempts={self.max_attempts}, base={self.base}, cap={self.cap}, budget={self.budget})"
@@ -85,3 +97,9 @@ class Retry:
         if self._tokens < self.budget:  # unlocked read: the common case costs nothing
             with self._lock:
                 self._tokens = min(self.budget, self._tokens + 1)
+
+
+def _rebuild(max_attempts: int, base: float, cap: float, budget: int, retry_cost: int, timeout_cost: int,
+             rng: Callable[[], float] | None) -> Retry:
+    return Retry(max_attempts, base=base, cap=cap, budget=budget, retry_cost=retry_cost,
+                 timeout_cost=timeout_cost, rng=rng)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from .errors import IncompleteBody, S3Error
+from .errors import IncompleteBody, InvalidArgument, S3Error
 from .headers import object_info
 
 if TYPE_CHECKING:
@@ -95,9 +95,9 @@ class ObjectReader(io.RawIOBase):
         elif whence == io.SEEK_END:
             new = self.size + offset
         else:
-            raise ValueError(f"invalid whence {whence}")
+            raise InvalidArgument(f"invalid whence {whence}")
         if new < 0:
-            raise ValueError("negative seek position")
+            raise InvalidArgument("negative seek position")
         if new != self._pos:
             self._close_body()
             self._verifier = None  # no longer one sequential pass
@@ -106,7 +106,7 @@ class ObjectReader(io.RawIOBase):
 
     def readinto(self, b: Any) -> int:
         if self.closed:
-            raise ValueError("I/O operation on closed object stream")
+            raise InvalidArgument("I/O operation on closed object stream")
         if self._pos >= self.size or len(b) == 0:
             return 0
         if self._body is None:

@@ -19,9 +19,18 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from .errors import ChecksumMismatch, InvalidArgument, NoSuchUpload, S3Error
+from .errors import (
+    ChecksumMismatch,
+    InvalidArgument,
+    InvalidType,
+    LocalFileChanged,
+    NoSuchUpload,
+    ProtocolError,
+    S3Error,
+)
 from .headers import is_plain_md5_etag, object_info
 from .models import ObjectInfo, Progress, PutResult
+from .payload import byte_view
 
 if TYPE_CHECKING:
     from .bucket import S3Bucket
@@ -137,7 +146,7 @@ class FileRegion:
             return b""
         data = os.pread(self.fd, n, self.offset + self.pos)
         if len(data) != n:
-            raise S3Error("the local file shrank while being uploaded", code="LocalFileChanged")
+            raise LocalFileChanged("the local file shrank while being uploaded")
         self.pos += n
         return data
 
@@ -153,7 +162,7 @@ class FileRegion:
             n = min(size, self.length - off)
             data = os.pread(self.fd, n, self.offset + off)
             if len(data) != n:
-                raise S3Error("the local file shrank while being uploaded", code="LocalFileChanged")
+                raise LocalFileChanged("the local file shrank while being uploaded")
             yield data
 
 
@@ -263,7 +272,7 @@ class MultipartUpload:
             raise ChecksumMismatch(f"server stored part {number} with ETag {etag}, expected {md5_hex}",
                                    bucket=self.bucket.name, key=self.key, retryable=True)
         if not etag:
-            raise S3Error(f"UploadPart {number} answered without an ETag", code="ProtocolError",
+            raise ProtocolError(f"UploadPart {number} answered without an ETag",
                           bucket=self.bucket.name, key=self.key)
         return str(etag)
 
@@ -322,7 +331,7 @@ def list_uploads(bucket: "S3Bucket", prefix: str = "") -> list["UploadInfo"]:
             return out
         query["key-marker"] = next_key or ""
         query["upload-id-marker"] = next_id or ""
-    raise S3Error("ListMultipartUploads did not end", code="ProtocolError", bucket=bucket.name)
+    raise ProtocolError("ListMultipartUploads did not end", bucket=bucket.name)
 
 
 def list_parts(bucket: "S3Bucket", key: str, upload_id: str) -> list["PartInfo"]:
@@ -336,7 +345,7 @@ def list_parts(bucket: "S3Bucket", key: str, upload_id: str) -> list["PartInfo"]
         if not truncated or not marker:
             return parts
         query["part-number-marker"] = marker
-    raise S3Error("ListParts did not end", code="ProtocolError", bucket=bucket.name, key=key)
+    raise ProtocolError("ListParts did not end", bucket=bucket.name, key=key)
 
 
 # -- uploads -----------------------------------------------------------------------------
@@ -375,7 +384,7 @@ def upload_file(
         if size <= ps:
             data = f.read()
             if len(data) != size:
-                raise S3Error(f"{path} changed size while being read", code="LocalFileChanged", key=key)
+                raise LocalFileChanged(f"{path} changed size while being read", key=key)
             res = bucket.put(key, data, content_type=headers["content-type"], metadata=metadata,
                              checksum=alg or False, **object_options)
             if progress:
@@ -509,8 +518,10 @@ def _read_full(fileobj: BinaryIO, n: int) -> bytes:
         chunk = fileobj.read(n)
         if not chunk:
             break
+        if isinstance(chunk, str):
+            raise InvalidType("the stream returned str, not bytes: open it in binary mode")
         if not isinstance(chunk, (bytes, bytearray)):
-            raise S3Error("the stream returned str, not bytes: open it in binary mode", code="InvalidType")
+            chunk = bytes(byte_view(chunk))  # a stream may hand out any bytes-like object
         chunks.append(chunk)
         n -= len(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

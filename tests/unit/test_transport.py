@@ -113,11 +113,11 @@ def test_header_injection_is_refused() -> None:
 
 def test_pool_is_bounded_and_waits() -> None:
     srv = socket.create_server(("127.0.0.1", 0))
-    t = Transport(maxsize=1, pool_wait=0.2, timeout=Timeout(1, 1))
+    t = Transport(maxsize=1, timeout=Timeout(1, 1, pool=0.2))
     pool = t._pool(("http", "127.0.0.1", srv.getsockname()[1]))
-    assert pool.take() is None  # reserves the only slot
+    assert pool.take(t.pool_wait, None) is None  # reserves the only slot
     with pytest.raises(s3kit.TransportError, match="pool exhausted"):
-        pool.take()
+        pool.take(t.pool_wait, None)
     pool.discard(None)
     assert t.open_connections() == 0
     srv.close()
