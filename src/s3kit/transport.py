@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, BinaryIO
 
+    from .flow import WireRequest
+
     Body = bytes | bytearray | memoryview | BinaryIO | None
 
 __all__ = ["Timeout", "Transport", "HTTPResult", "StreamingBody", "Headers", "rewind_point"]
@@ -558,11 +560,13 @@ class Transport:
             self._proxies[k] = _proxy_for(scheme, host, self._env)
         return self._proxies[k]
 
-    def _connect(self, scheme: str, host: str, port: int, deadline: float | None) -> _Conn:
+    def _connect(self, scheme: str, host: str, port: int, deadline: float | None,
+                 timeouts: Timeout | None = None) -> _Conn:
+        timeouts = timeouts or self.timeout
         hc = _load_http()
         proxy = self.proxy(scheme, host)
         chost, cport = proxy or (host, port)
-        limit = self.timeout.connect
+        limit = timeouts.connect
         if deadline is not None:
             limit = min(limit, deadline - time.monotonic())
             if limit <= 0:
@@ -587,13 +591,13 @@ class Transport:
             raise TransportError(f"cannot connect to {where}: {_describe(e)}", retryable=True) from None
         conn.sock = sock = http.sock
         conn.tls = scheme == "https"
-        if scheme == "http" and _kernel_timeouts(sock, self.timeout.read):
+        if scheme == "http" and _kernel_timeouts(sock, timeouts.read):
             conn.kernel_timeout = True
             conn.reader = _Reader(_recv_into_blocking(sock))
         else:
-            sock.settimeout(self.timeout.read)
+            sock.settimeout(timeouts.read)
             conn.reader = _Reader(sock.recv_into)
-        conn.timeout = self.timeout.read
+        conn.timeout = timeouts.read
         return conn
 
     def open_connections(self) -> int:
@@ -605,6 +609,11 @@ class Transport:
             p.close()
 
     # -- one request ---------------------------------------------------------------------
+
+    def send(self, r: WireRequest) -> HTTPResult | StreamingBody:
+        """The driver's entry point: one :class:`~s3kit.flow.WireRequest`."""
+        return self.request(r.scheme, r.host, r.port, r.method, r.target, r.headers, r.body,
+                            stream=r.stream, max_body=r.max_body, deadline=r.deadline, timeout=r.timeout)
 
     def request(
         self,
@@ -619,25 +628,29 @@ class Transport:
         stream: bool = False,
         max_body: int | None = None,
         deadline: float | None = None,
+        timeout: Timeout | None = None,
     ) -> HTTPResult | StreamingBody:
         """Send one request; read the whole answer, or return it streaming.
 
         A reused connection that the server had closed is retried once on a new one,
         when the body can be replayed. ``max_body`` bounds what is read into memory.
         ``deadline`` (a ``time.monotonic()`` value) bounds the connect, the pool wait and
-        every read up to the head (and a non-streamed body).
+        every read up to the head (and a non-streamed body). ``timeout`` overrides the
+        transport's connect and read timeouts for this request. An error answer (status
+        >= 300) is always read whole (at most 1 MiB), also when ``stream`` was asked for.
         """
         pool = self._pool((scheme, host, port))
         start = rewind_point(body)
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview)) or start is not None
         head = _request_head(method, target, headers)
-        read_timeout = self.timeout.read
+        timeouts = timeout or self.timeout
+        read_timeout = timeouts.read
         for fresh in (False, True):
             conn = pool.take(self.pool_wait, deadline)
             reused = conn is not None
             if conn is None:
                 try:
-                    conn = self._connect(scheme, host, port, deadline)
+                    conn = self._connect(scheme, host, port, deadline, timeouts)
                 except BaseException:
                     pool.discard(None)
                     raise
@@ -672,11 +685,11 @@ class Transport:
                                      retryable=replayable)
             except BaseException as e:
                 pool.discard(conn)
-                raise _wrap(e, conn.label, self.timeout, deadline) from None
+                raise _wrap(e, conn.label, timeouts, deadline) from None
             break
         assert conn is not None
-        resp = StreamingBody(conn, pool, status, rheaders, method, self.timeout, deadline)
-        if stream:
+        resp = StreamingBody(conn, pool, status, rheaders, method, timeouts, deadline)
+        if stream and status < 300:
             if deadline is not None and resp._conn is not None:
                 conn.set_timeout(read_timeout)  # a streamed body is bounded per read, not in total
                 resp._deadline = None
