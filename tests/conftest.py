@@ -85,10 +85,8 @@ def empty_and_delete(client: S3Client, name: str) -> None:
         keys = b.list_objects()
         if keys:
             b.delete_many(keys)
-        from s3kit.transfer import list_uploads
-
-        for up in list_uploads(b):
-            b.client._request("DELETE", name, up.key, query={"uploadId": up.upload_id})
+        for up in b.list_uploads():
+            b.abort_upload(up.key, up.upload_id)
         client.delete_bucket(name)
     except NoSuchBucket:
         pass

@@ -6,8 +6,8 @@
         bucket.put("cat.jpg", b"...")
 """
 
-from .bucket import S3Bucket
 from .client import S3Client
+from .config import Timeout
 from .credentials import Credentials
 from .errors import (
     AccessDenied,
@@ -37,15 +37,15 @@ from .errors import (
     TransportError,
 )
 from .retry import Retry
-from .transport import Timeout
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
-_LAZY = {"ObjectInfo": "models", "PutResult": "models", "Listing": "models"}
+# Loaded when first named (see _lazy.py): what sits behind S3Bucket, the async client and
+# the records (typing.NamedTuple) is not needed to import s3kit or construct a client.
+_LAZY = {"S3Bucket": "bucket", "ObjectInfo": "models", "PutResult": "models", "Listing": "models"}
 
 
 def __getattr__(name: str) -> object:
-    # the result records use typing.NamedTuple: loaded when first named, not at import
     if name in _LAZY:
         import importlib
 
@@ -53,6 +53,12 @@ def __getattr__(name: str) -> object:
         globals()[name] = value
         return value
     raise AttributeError(f"module 's3kit' has no attribute {name!r}")
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .bucket import S3Bucket
+    from .models import Listing, ObjectInfo, PutResult
 
 __all__ = [
     "S3Client", "S3Bucket", "S3Error", "Credentials", "Retry", "Timeout",

@@ -134,18 +134,3 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     from .errors import ProtocolError
 
     raise ProtocolError(f"malformed Content-Range {value!r}")
-
-
-def is_plain_md5_etag(etag: str, headers: Mapping[str, str]) -> bool:
-    """True when the ETag is the MD5 of the content: not multipart, not SSE-KMS or SSE-C."""
-    if len(etag) != 32 or "-" in etag:
-        return False
-    if headers.get("x-amz-server-side-encryption") in ("aws:kms", "aws:kms:dsse"):
-        return False
-    if "x-amz-server-side-encryption-customer-algorithm" in headers:
-        return False
-    try:
-        int(etag, 16)
-    except ValueError:
-        return False
-    return True

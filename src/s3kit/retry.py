@@ -6,15 +6,17 @@ a token bucket so that a dead or overloaded endpoint does not multiply the load.
 
 from __future__ import annotations
 
+import time
 from _thread import allocate_lock
 
-from .errors import InvalidArgument, ReadTimeout, S3Error
+from ._log import logger
+from .errors import InvalidArgument, OperationTimeout, ReadTimeout, S3Error
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Retry"]
+__all__ = ["Retry", "Attempts"]
 
 
 class Retry:
@@ -103,3 +105,44 @@ def _rebuild(max_attempts: int, base: float, cap: float, budget: int, retry_cost
              rng: Callable[[], float] | None) -> Retry:
     return Retry(max_attempts, base=base, cap=cap, budget=budget, retry_cost=retry_cost,
                  timeout_cost=timeout_cost, rng=rng)
+
+
+class Attempts:
+    """The tries of one request (or one streamed read): the single place that counts,
+    decides, logs and paces retries. A call site is two lines, as in urllib3::
+
+        delay = attempts.retry(err)      # raises err when it must not be retried
+        yield Sleep(delay)
+
+    ``total`` (``Timeout.total``) bounds all tries and waits together: a retry that would
+    start after it raises :class:`OperationTimeout`.
+    """
+
+    __slots__ = ("policy", "number", "deadline", "total", "what")
+
+    def __init__(self, policy: Retry, total: float | None = None, what: str = "request") -> None:
+        self.policy = policy
+        self.number = 1  # the try in progress, 1-based
+        self.total = total
+        self.deadline = time.monotonic() + total if total is not None else None
+        self.what = what
+
+    def retry(self, err: S3Error) -> float:
+        """Seconds to wait before the next try; raises ``err`` if it is not retried."""
+        if not self.policy.should_retry(err, self.number):
+            raise err
+        delay = self.policy.delay(self.number)
+        if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+            raise OperationTimeout(f"Timeout.total ({self.total:g} s) runs out before retry {self.number}; "
+                                   f"last error: {err}", bucket=err.bucket, key=err.key) from err
+        log = logger()
+        if log.isEnabledFor(10):
+            log.debug("retry %d of %s after %s (%s); waiting %.3f s", self.number, self.what, err.code,
+                      err.message[:200], delay)
+        self.number += 1
+        return delay
+
+    def again(self) -> None:
+        """Count a try repeated at once, for a cause retrying cannot make worse (a region
+        redirect, refreshed credentials, a corrected clock)."""
+        self.number += 1

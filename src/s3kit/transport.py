@@ -27,17 +27,18 @@ import time
 from _thread import allocate_lock
 
 from . import _fork
+from .config import Timeout
 from .errors import (
     ConnectTimeout,
     IncompleteBody,
     InvalidArgument,
-    InvalidType,
     OperationTimeout,
     PoolTimeout,
     ProtocolError,
     ReadTimeout,
     TransportError,
 )
+from .payload import rewind_point
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
@@ -59,57 +60,6 @@ _CHUNK = 1 << 20
 _SEND_CHUNK = 256 * 1024
 _COALESCE = 64 * 1024  # bodies up to this size go out in the same sendall as the head
 MAX_ERROR_BODY = 1 << 20
-
-
-def _seconds(name: str, value: object, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType(f"Timeout {name} must be a number of seconds{' or None' if optional else ''}, "
-                          f"not {type(value).__name__}")
-    if not value > 0:
-        raise InvalidArgument(f"Timeout {name} must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
-class Timeout:
-    """How long s3kit waits. All values are seconds.
-
-    - ``connect`` (5): to open a connection (TCP and TLS).
-    - ``read`` (30): for each socket read or write; a stalled body fails too.
-    - ``total`` (None = unbounded): for one request including every retry and backoff,
-      up to its answer's head (and a whole non-streamed body); streamed downloads are
-      bounded by ``read`` per read instead, so a slow large transfer is never cut off.
-    - ``pool`` (60): for a free connection when ``max_connections`` are all busy.
-
-    Worst case with the defaults and ``Retry()`` (5 attempts) against a server that accepts
-    connections and never answers: 5 x 30 s reads + backoff (< 2 s) ~ 152 s; one that
-    cannot be reached at all: 5 x 5 s connects + backoff ~ 27 s. ``Timeout(total=10)``
-    makes either fail after 10 s with :class:`OperationTimeout`.
-    """
-
-    __slots__ = ("connect", "read", "total", "pool")
-
-    def __init__(self, connect: float = 5.0, read: float = 30.0, total: float | None = None,
-                 pool: float = 60.0) -> None:
-        self.connect: float = _seconds("connect", connect)  # type: ignore[assignment]
-        self.read: float = _seconds("read", read)  # type: ignore[assignment]
-        self.total = _seconds("total", total, optional=True)
-        self.pool: float = _seconds("pool", pool)  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        total = "None" if self.total is None else f"{self.total:g}"
-        return f"Timeout(connect={self.connect:g}, read={self.read:g}, total={total}, pool={self.pool:g})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Timeout) and (self.connect, self.read, self.total, self.pool) == (
-            other.connect, other.read, other.total, other.pool)
-
-    def __hash__(self) -> int:
-        return hash((self.connect, self.read, self.total, self.pool))
-
-    def __reduce__(self) -> tuple[type[Timeout], tuple[float, float, float | None, float]]:
-        return Timeout, (self.connect, self.read, self.total, self.pool)
 
 
 class Headers(dict):  # type: ignore[type-arg]
@@ -755,19 +705,6 @@ def _read_head(reader: _Reader, reused: bool) -> tuple[int, Headers]:
             headers["connection"] = "close"
         if status >= 200 or status == 101:
             return status, headers
-
-
-def rewind_point(body: Any) -> int | None:
-    """Where to seek back to before re-sending ``body``; None if it cannot be replayed."""
-    if body is None or isinstance(body, (bytes, bytearray, memoryview)) or not hasattr(body, "seek"):
-        return None
-    seekable = getattr(body, "seekable", None)
-    try:
-        if seekable is not None and not seekable():
-            return None
-        return int(body.tell())
-    except (OSError, ValueError):
-        return None
 
 
 def _describe(e: BaseException) -> str:

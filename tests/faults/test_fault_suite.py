@@ -14,7 +14,7 @@ import tempfile
 import threading
 from urllib.parse import urlsplit
 
-from s3kit import NoSuchKey, Retry, S3Client, S3Error, Timeout, transfer
+from s3kit import NoSuchKey, Retry, S3Client, S3Error, Timeout
 from tests.conftest import empty_and_delete, make_client, unique_bucket_name
 from tests.faults.proxy import FaultProxy
 
@@ -165,7 +165,7 @@ def test_mixed_workload_under_faults(ceph_server: object) -> None:
                 corrupted.append(k)
         assert stored <= set(keys)
         assert corrupted == []
-        assert transfer.list_uploads(direct.bucket(name)) == []
+        assert direct.bucket(name).list_uploads() == []
         assert pool_peak[0] <= 8
         report = {"operations": OPS, "succeeded": outcome["ok"],
                   "expected_nosuchkey": outcome["expected_nosuchkey"], "raised_s3error": outcome["failed"],

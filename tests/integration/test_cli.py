@@ -246,18 +246,16 @@ def _interrupt_when(proc: subprocess.Popen[bytes], ready, timeout: float = 30.0)
 
 
 def test_ctrl_c_leaves_no_partial_file_and_no_upload(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
-    from s3kit.transfer import list_uploads
-
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
         for _ in range(160):
             f.write(os.urandom(1 << 20))
     up = subprocess.Popen([EXE, "--concurrency", "1", "cp", str(big), f"s3://{cbucket.name}/big.bin"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _interrupt_when(up, lambda: bool(list_uploads(cbucket)))
+    _interrupt_when(up, lambda: bool(cbucket.list_uploads()))
     out, err = up.communicate(timeout=60)
     assert up.returncode == 130, err
-    assert list_uploads(cbucket) == [] and not cbucket.exists("big.bin")
+    assert cbucket.list_uploads() == [] and not cbucket.exists("big.bin")
 
     cbucket.upload_file(str(big), "big.bin")
     dest = tmp_path / "dl"

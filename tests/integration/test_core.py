@@ -235,14 +235,14 @@ def test_one_client_many_threads(client: S3Client, bucket: S3Bucket) -> None:
 def test_delete_missing_ok_is_one_request(bucket: S3Bucket, client: S3Client) -> None:
     bucket.put("k", b"1")
     sent: list[str] = []
-    real = client._request
+    real = client.transport.send
 
-    def counting(method, *a, **kw):  # type: ignore[no-untyped-def]
-        sent.append(method)
-        return real(method, *a, **kw)
+    def counting(w):  # type: ignore[no-untyped-def]
+        sent.append(w.method)
+        return real(w)
 
-    client._request = counting  # type: ignore[method-assign]
+    client.transport.send = counting  # type: ignore[method-assign]
     bucket.delete("k", missing_ok=True)
     bucket.delete("k", missing_ok=True)  # already gone: no error
-    client._request = real  # type: ignore[method-assign]
+    client.transport.send = real  # type: ignore[method-assign]
     assert sent == ["DELETE", "DELETE"] and not bucket.exists("k")

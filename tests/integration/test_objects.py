@@ -94,20 +94,20 @@ def test_iter_objects_is_lazy_and_complete(bucket: S3Bucket, client: S3Client) -
     with ThreadPoolExecutor(8) as ex:
         list(ex.map(lambda k: bucket.put(k, k.encode()), keys))
     calls = []
-    real = client._request
+    real = client.transport.send
 
-    def counting(*a, **kw):  # type: ignore[no-untyped-def]
-        calls.append(kw.get("query"))
-        return real(*a, **kw)
+    def counting(w):  # type: ignore[no-untyped-def]
+        calls.append(w.target)
+        return real(w)
 
-    client._request = counting  # type: ignore[method-assign]
+    client.transport.send = counting  # type: ignore[method-assign]
     it = bucket.iter_objects("p/", page_size=10)
     assert calls == []  # nothing until asked
     first = next(it)
     assert first.key == "p/0000" and first.size == 6 and len(calls) == 1
     rest = list(it)
     assert [o.key for o in [first, *rest]] == keys[:25] and len(calls) == 3
-    client._request = real  # type: ignore[method-assign]
+    client.transport.send = real  # type: ignore[method-assign]
     assert [o.key for o in bucket.iter_objects(start_after="p/0023")] == ["p/0024", "q/x", "sp ace+plus"]
     assert sorted(bucket.list_objects()) == sorted(keys)
     assert bucket.list_objects("q/") == ["q/x"]

@@ -14,6 +14,7 @@ import pytest
 
 import s3kit
 from s3kit import Retry, S3Bucket, S3Client, transfer
+from s3kit import operations as ops
 from tests.conftest import ROOT, make_client
 from tests.faults.proxy import FaultProxy
 
@@ -102,7 +103,7 @@ def test_multipart_download_verified_via_layout(bucket: S3Bucket, tmp_path: Path
     data = pattern(3 * PART, 9)
     bucket.upload_fileobj(io.BytesIO(data), "mp", part_size=PART)
     info = bucket.head("mp")
-    assert transfer._part_layout(bucket, info) == transfer.PartLayout(PART, 1000)
+    assert bucket._run(transfer.part_layout(bucket._engine, bucket.name, info)) == transfer.PartLayout(PART, 1000)
     monkeypatch.setattr(transfer, "PARALLEL_DOWNLOAD_MIN", 1)  # exercise parallel ranges too
     bucket.download_file("mp", str(tmp_path / "par.bin"), concurrency=4)
     assert (tmp_path / "par.bin").read_bytes() == data
@@ -189,7 +190,7 @@ def test_failed_upload_aborts_multipart(server: object, bucket: S3Bucket, tmp_pa
         finally:
             transfer.MultipartUpload.upload_part = real  # type: ignore[method-assign]
         assert ei.value.code == "InternalError"
-    assert transfer.list_uploads(bucket) == []
+    assert bucket.list_uploads() == []
     with pytest.raises(s3kit.NoSuchKey):
         bucket.head("k")
 
@@ -198,7 +199,7 @@ def test_failed_upload_aborts_multipart(server: object, bucket: S3Bucket, tmp_pa
 
     with pytest.raises(KeyboardInterrupt):
         bucket.upload_file(str(src), "k2", part_size=PART, progress=interrupt)
-    assert transfer.list_uploads(bucket) == []
+    assert bucket.list_uploads() == []
 
 
 RESUME_SCRIPT = textwrap.dedent("""
@@ -224,8 +225,8 @@ def test_killed_upload_resumes_with_missing_parts_only(server: object, bucket: S
                                   sk=s.secret_key, part=PART, bucket=bucket.name, path=str(src))  # type: ignore[attr-defined]
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stdout + proc.stderr
-    (left,) = transfer.list_uploads(bucket)
-    stored = transfer.list_parts(bucket, "resumable", left.upload_id)
+    (left,) = bucket.list_uploads()
+    stored = bucket.list_parts("resumable", left.upload_id)
     assert len(stored) >= 2
 
     sent: list[int] = []
@@ -242,17 +243,19 @@ def test_killed_upload_resumes_with_missing_parts_only(server: object, bucket: S
         transfer.MultipartUpload.upload_part = real  # type: ignore[method-assign]
     assert sorted(sent) == [n for n in range(1, 6) if n not in {p.number for p in stored}]
     assert bucket.get("resumable") == data
-    assert transfer.list_uploads(bucket) == []
+    assert bucket.list_uploads() == []
 
 
 def test_resume_with_changed_file_starts_over(bucket: S3Bucket, tmp_path: Path) -> None:
     src = tmp_path / "f.bin"
     src.write_bytes(pattern(2 * PART + 1, 1))
-    stale = transfer.MultipartUpload.initiate(bucket, "k", {"content-type": "application/octet-stream"})
-    stale.upload_part(1, pattern(PART, 999))  # not what the local file holds
+    upload_id = bucket._run(ops.initiate_upload(bucket._engine, bucket.name, "k",
+                                                {"content-type": "application/octet-stream"}))
+    stale = transfer.MultipartUpload(bucket._engine, bucket.name, "k", upload_id)
+    bucket._run(stale.upload_part(1, pattern(PART, 999)))  # not what the local file holds
     bucket.upload_file(str(src), "k", part_size=PART, resume=True)
     assert bucket.get("k") == src.read_bytes()
-    assert transfer.list_uploads(bucket) == []
+    assert bucket.list_uploads() == []
 
 
 def test_part_size_planning() -> None:

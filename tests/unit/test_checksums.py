@@ -11,7 +11,7 @@ import pytest
 
 import s3kit
 from s3kit import S3Client
-from s3kit.checksums import Checksum, choose
+from s3kit.integrity import Checksum, choose
 from tests.fakes import FakeS3, Reply, Req
 
 

@@ -105,7 +105,7 @@ def test_region_order(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_endpoint_from_env_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
     c = S3Client(None, "a", "b")
-    assert c.endpoint == "s3.amazonaws.com" and c._scheme == "https"
+    assert c.endpoint == "s3.amazonaws.com" and c._config.endpoint.scheme == "https"
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1234")
     assert S3Client(None, "a", "b").endpoint == "http://127.0.0.1:1234"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.2:99")
@@ -122,15 +122,15 @@ def test_secrets_never_in_repr() -> None:
 
 def test_addressing(monkeypatch: pytest.MonkeyPatch) -> None:
     aws = S3Client(None, "a", "b")
-    assert aws._route("photos").host == "photos.s3.amazonaws.com" and aws._route("photos").prefix == "/"
-    assert aws._route("my.dotted").prefix == "/my.dotted/"  # dots break TLS wildcard certs
+    assert aws._engine.route("photos").host == "photos.s3.amazonaws.com" and aws._engine.route("photos").prefix == "/"
+    assert aws._engine.route("my.dotted").prefix == "/my.dotted/"  # dots break TLS wildcard certs
     local = S3Client("http://127.0.0.1:7480", "a", "b")
-    assert local._route("photos").prefix == "/photos/" and local._route("photos").host == "127.0.0.1"
-    assert S3Client("localhost:9000", "a", "b")._route("x1x").host == "localhost"
-    assert S3Client("play.min.io:9000", "a", "b")._scheme == "https"
+    assert local._engine.route("photos").prefix == "/photos/" and local._engine.route("photos").host == "127.0.0.1"
+    assert S3Client("localhost:9000", "a", "b")._engine.route("x1x").host == "localhost"
+    assert S3Client("play.min.io:9000", "a", "b")._config.endpoint.scheme == "https"
     with pytest.raises(s3kit.InvalidArgument):  # "bkt.127.0.0.1" resolves nowhere: refused up front
         S3Client("http://127.0.0.1:9", "a", "b", addressing="virtual")
-    assert S3Client(None, "a", "b", addressing="path")._route("bkt").prefix == "/bkt/"
-    assert S3Client(None, "a", "b", "eu-west-1")._route("bkt").host == "bkt.s3.eu-west-1.amazonaws.com"
-    assert S3Client("http://127.0.0.1:80", "a", "b")._route("b").host_header == "127.0.0.1"
-    assert S3Client("http://127.0.0.1:81", "a", "b")._route("b").host_header == "127.0.0.1:81"
+    assert S3Client(None, "a", "b", addressing="path")._engine.route("bkt").prefix == "/bkt/"
+    assert S3Client(None, "a", "b", "eu-west-1")._engine.route("bkt").host == "bkt.s3.eu-west-1.amazonaws.com"
+    assert S3Client("http://127.0.0.1:80", "a", "b")._engine.route("b").host_header == "127.0.0.1"
+    assert S3Client("http://127.0.0.1:81", "a", "b")._engine.route("b").host_header == "127.0.0.1:81"

@@ -47,7 +47,10 @@ class Scripted:
             while True:
                 head = b""
                 while not head.endswith(b"\r\n\r\n"):
-                    line = f.readline()
+                    try:
+                        line = f.readline()
+                    except OSError:  # the client closed a connection it no longer trusts
+                        return
                     if not line:
                         return
                     head += line

@@ -16,6 +16,7 @@ import pytest
 
 import s3kit
 from s3kit import Credentials, Retry, S3Client, Timeout
+from s3kit.engine import S3Request
 from s3kit.errors import error_for
 from tests.fakes import FakeS3, Reply, Req, error_xml
 
@@ -105,7 +106,7 @@ def test_clock_skew_is_corrected_from_date_header() -> None:
     with FakeS3(handler) as fake:
         c = S3Client(fake.endpoint, "a", "b", retry=fast())
         assert c.bucket("b").get("k", verify=False) == b"ok"
-        assert len(fake.requests) == 2 and abs(c._clock_skew - 3600) < 5
+        assert len(fake.requests) == 2 and abs(c._engine.clock_skew - 3600) < 5
         c.bucket("b").get("k", verify=False)
         assert len(fake.requests) == 3  # later requests use the corrected clock
 
@@ -142,11 +143,12 @@ def test_one_shot_stream_is_not_retried_and_says_why() -> None:
     with FakeS3(lambda req: Reply(503, error_xml("SlowDown"))) as fake:
         c = S3Client(fake.endpoint, "a", "b", retry=fast())
         with pytest.raises(s3kit.S3Error, match="one-shot stream"):
-            c._request("PUT", "b", "k", body=OneShot(), length=0)
+            c._run(c._engine.send(S3Request("PUT", "b", "k", body=OneShot(), length=0)))
         assert len(fake.requests) == 1
     seekable = io.BytesIO(b"hello")
     with FakeS3(sequence(Reply(503, error_xml("SlowDown")), Reply(200))) as fake:
-        S3Client(fake.endpoint, "a", "b", retry=fast())._request("PUT", "b", "k", body=seekable, length=5)
+        c = S3Client(fake.endpoint, "a", "b", retry=fast())
+        c._run(c._engine.send(S3Request("PUT", "b", "k", body=seekable, length=5)))
         assert [r.body for r in fake.requests] == [b"hello", b"hello"]  # rewound
 
 

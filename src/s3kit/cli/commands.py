@@ -140,12 +140,10 @@ def cmd_rb(ctx: Context) -> int:
     name = _bucket_only(ctx.args.path)
     client = ctx.client
     if ctx.args.force:
-        from ..transfer import MultipartUpload, list_uploads
-
         bucket = client.get_bucket(name)
         _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects()], dryrun=False)
-        for up in list_uploads(bucket):
-            MultipartUpload(bucket, up.key, up.upload_id).abort()
+        for up in bucket.list_uploads():
+            bucket.abort_upload(up.key, up.upload_id)
     client.delete_bucket(name)
     ctx.info(f"remove_bucket: {name}")
     return 0
