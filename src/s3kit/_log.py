@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
 
-_logger: Any = None
+_logger: logging.Logger | None = None
 
 
-def logger() -> Any:
+def logger() -> logging.Logger:
     global _logger
     if _logger is None:
         import logging

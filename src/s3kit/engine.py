@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 
 from . import sigv4
+from ._log import logger
 from .config import Endpoint, Route, route, validate_region
 from .credentials import Credentials
 from .errors import InvalidArgument, InvalidType, S3Error, TransportError, error_for
@@ -139,7 +140,7 @@ class Engine:
         return cached[1]
 
     def _fix_clock(self, err: S3Error) -> bool:
-        from email.utils import parsedate_to_datetime  # only after a RequestTimeTooSkewed
+        from email.utils import parsedate_to_datetime  # rare (after RequestTimeTooSkewed) and 18 ms to import
 
         try:
             server = parsedate_to_datetime(err.date or "").timestamp()
@@ -147,8 +148,6 @@ class Engine:
             return False
         self.clock_skew = server - time.time()
         self._date_cache = (0, "")
-        from ._log import logger
-
         logger().debug("clock skew %.1f s corrected from the server's Date header", self.clock_skew)
         return True
 
@@ -280,8 +279,6 @@ class Engine:
             return False
         if not region or region == used:
             return False
-        from ._log import logger
-
         logger().debug("bucket %r is in region %s, not %s: re-signing", bucket, region, used)
         self.set_bucket_region(bucket, region)
         return True

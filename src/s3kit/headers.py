@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from .errors import InvalidArgument, InvalidType
+from .errors import InvalidArgument, InvalidType, ProtocolError
 from .models import ObjectInfo
 
 _TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
@@ -131,6 +131,4 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     first, _, last = span.partition("-")
     if unit == "bytes" and first.isdigit() and last.isdigit() and total.isdigit():
         return int(first), int(last), int(total)
-    from .errors import ProtocolError
-
     raise ProtocolError(f"malformed Content-Range {value!r}")

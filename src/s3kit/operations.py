@@ -8,6 +8,10 @@ every check live here, once.
 
 from __future__ import annotations
 
+import hashlib
+import time
+
+from ._log import logger
 from .config import validate_bucket_name, validate_key, validate_region
 from .engine import S3Request
 from .errors import (
@@ -25,8 +29,9 @@ from .errors import (
     S3Error,
 )
 from .headers import encode_metadata, object_info, parse_content_range, range_header
-from .integrity import b64, is_plain_md5_etag, md5_hex
+from .integrity import Checksum, b64, is_plain_md5_etag, md5_hex, multipart_etag
 from .models import ObjectInfo, PutResult, parse_iso_date
+from .sigv4 import quote_path
 from .xmlcodec import (
     ListPage,
     PartInfo,
@@ -36,6 +41,7 @@ from .xmlcodec import (
     build_delete,
     parse_complete_multipart,
     parse_copy_result,
+    parse_delete_result,
     parse_initiate_multipart,
     parse_list_buckets,
     parse_list_objects_v2,
@@ -196,8 +202,6 @@ def put_bytes(engine: Engine, bucket: str, key: str, data: Any, headers: Mapping
               checksum: str | None, progress: Progress | None) -> Flow[PutResult]:
     """One PutObject of in-memory bytes (``put``, and streams that fit one part)."""
     if checksum:
-        from .integrity import Checksum
-
         ck = Checksum(checksum)
         ck.update(data)
         headers = {**headers, ck.header: ck.value()}
@@ -324,8 +328,6 @@ def delete_many(engine: Engine, bucket: str, keys: Iterable[str]) -> Flow[None]:
         md5 = b64(_md5_digest(body))  # S3 requires Content-MD5 here
         res = yield from engine.send(S3Request("POST", bucket, query={"delete": None}, body=body,
                                                headers={"content-md5": md5, "content-type": "application/xml"}))
-        from .xmlcodec import parse_delete_result
-
         failures.extend(parse_delete_result(res.body))
         batch.clear()
 
@@ -351,8 +353,6 @@ def delete_many(engine: Engine, bucket: str, keys: Iterable[str]) -> Flow[None]:
 
 
 def _md5_digest(data: bytes) -> bytes:
-    import hashlib
-
     return hashlib.md5(data).digest()
 
 
@@ -369,8 +369,6 @@ def copy_object(engine: Engine, bucket: str, src: str, dest: str, *, metadata: M
     src_bucket, _, src_key = src.lstrip("/").partition("/")
     validate_key(src_key, src_bucket)
     validate_key(dest, bucket)
-    from .sigv4 import quote_path
-
     headers = {"x-amz-copy-source": quote_path(f"{src_bucket}/{src_key}")}
     if metadata is not None or content_type is not None:
         if metadata is None or content_type is None:
@@ -447,8 +445,6 @@ def initiate_upload(engine: Engine, bucket: str, key: str, headers: Mapping[str,
     """Start a multipart upload; returns its id. If the request had to be retried, an earlier
     try may have created an upload whose answer was lost: such strays (this key, initiated
     during this call) are aborted so that nothing is left behind."""
-    import time
-
     started = time.time() + engine.clock_skew - 2.0  # server clock, with slack
     if checksum:
         headers = {**headers, "x-amz-checksum-algorithm": checksum.upper()}
@@ -460,8 +456,6 @@ def initiate_upload(engine: Engine, bucket: str, key: str, headers: Mapping[str,
             if u.key != key or u.upload_id == upload_id or not u.initiated:
                 continue
             if parse_iso_date(u.initiated).timestamp() >= started:
-                from ._log import logger
-
                 logger().debug("aborting stray upload %s of %r left by a retried initiate", u.upload_id, key)
                 yield from abort_upload(engine, bucket, key, u.upload_id, quiet=True)
     return upload_id
@@ -484,8 +478,6 @@ def upload_part(engine: Engine, bucket: str, key: str, upload_id: str, number: i
 
 def complete_upload(engine: Engine, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]],
                     checksums: dict[int, str] | None = None, checksum: str | None = None) -> Flow[PutResult]:
-    from .integrity import multipart_etag
-
     parts = sorted(parts)
     expected = multipart_etag([e for _, e in parts]) if all(is_plain_md5_etag(e, {}) for _, e in parts) else ""
     req = S3Request("POST", bucket, key, query={"uploadId": upload_id},
@@ -515,8 +507,6 @@ def abort_upload(engine: Engine, bucket: str, key: str, upload_id: str, *, quiet
     except BaseException as e:
         if not quiet:
             raise
-        from ._log import logger
-
         logger().warning("could not abort multipart upload of %r (%s): %s; it must be aborted "
                          "later (ListMultipartUploads)", key, upload_id, e)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from _thread import allocate_lock
 
+from . import _fork
 from ._log import logger
 from .errors import InvalidArgument, OperationTimeout, ReadTimeout, S3Error
 
@@ -53,8 +54,6 @@ class Retry:
         self._rng: Callable[[], float] | None = rng
         self._lock = allocate_lock()
         self.retries = 0  # total retries taken, for reporting
-        from . import _fork
-
         _fork.register(self)
 
     def _after_fork(self) -> None:

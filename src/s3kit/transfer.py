@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -35,7 +36,16 @@ from .errors import (
 )
 from .flow import Call, Gather, ReadInto, Sleep
 from .headers import object_info
-from .integrity import PART_LAYOUT_META, PartLayout, Verifier, check_etag, choose, composite_etag, part_digests
+from .integrity import (
+    PART_LAYOUT_META,
+    PartLayout,
+    Verifier,
+    check_etag,
+    choose,
+    composite_etag,
+    md5_hex,
+    part_digests,
+)
 from .models import ObjectInfo, Progress, PutResult
 from .operations import (
     abort_upload,
@@ -259,8 +269,6 @@ def _find_resumable(engine: Engine, bucket: str, key: str, size: int, ps: int,
                     read_part: Callable[[int], FileRegion], checksum: str | None) -> Flow[MultipartUpload | None]:
     """An unfinished upload of this key whose stored parts match the local file; stale
     ones (the file changed) are aborted."""
-    from .integrity import md5_hex
-
     nparts = -(-size // ps)
     candidates = [u for u in (yield from list_uploads(engine, bucket, key)) if u.key == key]
     candidates.sort(key=lambda u: u.initiated or "", reverse=True)
@@ -548,8 +556,6 @@ def _parallel_download(engine: Engine, bucket: str, key: str, info: ObjectInfo, 
                        workers: int, progress: Progress | None, verify: bool) -> Flow[None]:
     """Ranged GETs on the object's part boundaries (pinned to its ETag with If-Match),
     written with pwrite; each range's MD5 feeds the multipart ETag check."""
-    import hashlib
-
     size, etag = info.size, info.etag
     ranges = [_Range(i, a, b) for i, (a, b) in enumerate(layout.spans(size))]
     yield Call(f.truncate, size)

@@ -17,12 +17,17 @@ wrong answer):
 - after fork() the child starts with empty pools and never touches the parent's sockets.
 
 One :class:`Transport` holds a bounded pool per (scheme, host, port); it is thread-safe.
-``http.client`` and ``ssl`` are imported on first use to keep ``import s3kit`` cheap.
+This module loads behind the lazy boundary (see ``_lazy.py``); ``ssl`` loads only for https.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import select
+import socket
+import struct
+import threading
 import time
 from _thread import allocate_lock
 
@@ -36,6 +41,7 @@ from .errors import (
     PoolTimeout,
     ProtocolError,
     ReadTimeout,
+    S3Error,
     TransportError,
 )
 from .payload import rewind_point
@@ -257,8 +263,6 @@ class _Conn:
         if self.reader.buffered():
             return False
         if self.poll is None:
-            import select
-
             self.poll = select.poll()
             self.poll.register(self.sock, select.POLLIN | select.POLLPRI)
         if self.tls and self.sock.pending():
@@ -290,9 +294,6 @@ class _Conn:
 
 
 def _set_kernel_timeouts(sock: Any, seconds: float) -> None:
-    import socket
-    import struct
-
     tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000) or (0 if seconds >= 1 else 1000))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
@@ -305,8 +306,6 @@ def _kernel_timeouts(sock: Any, seconds: float) -> bool:
     per I/O (measured: 44 -> 18 us of system CPU per small GET). Kernel timeouts bound
     each call the same way; an expired one surfaces as EAGAIN (see _recv_into_blocking).
     """
-    import struct
-
     try:
         sock.settimeout(None)
         _set_kernel_timeouts(sock, seconds)
@@ -325,12 +324,6 @@ def _recv_into_blocking(sock: Any) -> Any:
             raise TimeoutError("timed out") from None
 
     return recv
-
-
-def _load_http() -> Any:
-    import http.client
-
-    return http.client
 
 
 def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> tuple[str, int] | None:
@@ -364,8 +357,6 @@ class _HostPool:
     """Idle connections to one origin, LIFO; at most ``maxsize`` open at once."""
 
     def __init__(self, maxsize: int) -> None:
-        import threading  # first request only: keeps "import s3kit" cheap
-
         self.maxsize = maxsize
         self.idle: list[_Conn] = []
         self.open = 0
@@ -513,7 +504,6 @@ class Transport:
     def _connect(self, scheme: str, host: str, port: int, deadline: float | None,
                  timeouts: Timeout | None = None) -> _Conn:
         timeouts = timeouts or self.timeout
-        hc = _load_http()
         proxy = self.proxy(scheme, host)
         chost, cport = proxy or (host, port)
         limit = timeouts.connect
@@ -521,25 +511,26 @@ class Transport:
             limit = min(limit, deadline - time.monotonic())
             if limit <= 0:
                 raise OperationTimeout("the operation's total time ran out before connecting")
+        hc: http.client.HTTPConnection
         if scheme == "https":
-            http = hc.HTTPSConnection(chost, cport, timeout=limit, context=self.ssl_context())
+            hc = http.client.HTTPSConnection(chost, cport, timeout=limit, context=self.ssl_context())
             if proxy:
-                http.set_tunnel(host, port)
+                hc.set_tunnel(host, port)
         else:
-            http = hc.HTTPConnection(chost, cport, timeout=limit)
-        conn = _Conn(http, bool(proxy) and scheme == "http", f"{_bracket(host)}:{port}")
+            hc = http.client.HTTPConnection(chost, cport, timeout=limit)
+        conn = _Conn(hc, bool(proxy) and scheme == "http", f"{_bracket(host)}:{port}")
         where = f"{_bracket(chost)}:{cport}"
         try:
-            http.connect()  # TCP_NODELAY set by http.client; TLS handshake and tunnel here
+            hc.connect()  # TCP_NODELAY set by http.client; TLS handshake and tunnel here
         except TimeoutError:
-            http.close()
+            hc.close()
             if deadline is not None and time.monotonic() >= deadline - 1e-3:
                 raise OperationTimeout(f"the operation's total time ran out connecting to {where}") from None
             raise ConnectTimeout(f"no connection to {where} within {limit:g} s", retryable=True) from None
         except OSError as e:  # nothing was sent: always safe to try again
-            http.close()
+            hc.close()
             raise TransportError(f"cannot connect to {where}: {_describe(e)}", retryable=True) from None
-        conn.sock = sock = http.sock
+        conn.sock = sock = hc.sock
         conn.tls = scheme == "https"
         if scheme == "http" and _kernel_timeouts(sock, timeouts.read):
             conn.kernel_timeout = True
@@ -713,10 +704,6 @@ def _describe(e: BaseException) -> str:
 
 def _wrap(e: BaseException, where: str, timeout: Timeout, deadline: float | None = None) -> BaseException:
     """Turn socket errors into S3Errors; leave ours and interrupts alone."""
-    import socket
-
-    from .errors import S3Error
-
     if isinstance(e, S3Error) or not isinstance(e, Exception):
         return e
     if isinstance(e, (socket.timeout, BlockingIOError)):  # BlockingIOError: SO_SNDTIMEO expired

@@ -6,6 +6,7 @@ expansion attacks (billion laughs) and external entities outright.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from datetime import datetime
@@ -133,8 +134,6 @@ _ISO_Z = sys.version_info >= (3, 11)  # fromisoformat() takes "...Z" from 3.11 o
 
 def _fast_patterns() -> dict[str, Any]:
     if not _fast:
-        import re
-
         _fast["field"] = re.compile(rb"<(Key|LastModified|ETag|Size|StorageClass)>([^<]*)</")
         _fast["starts"] = re.compile(rb"<Contents>\s*<Key>")
         # the field order AWS and Ceph RGW both use: one match per entry
