@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from ..client import S3Client
 from ..errors import NoSuchKey, S3Error
 from ..models import ObjectInfo
-from .paths import S3Path, UsageError, human, is_s3, parse_s3, safe_local_path
+from .paths import S3Path, UsageError, dir_prefix, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
 
 Loc = str | S3Path  # a local path, "-" or an S3 location
@@ -108,9 +108,12 @@ def cmd_ls(ctx: Context) -> int:
 
     base = loc.key[: loc.key.rfind("/") + 1]
     if a.recursive:
+        # a plain key prefix, as `aws s3 ls --recursive s3://b/logs` (logs-old/x too): listing
+        # is harmless, and it is the one way to see every key starting with a string
         for o in bucket.iter_objects(loc.key):
             show(o)
         return 0
+    # one level, as `aws s3 ls s3://b/logs`: PRE logs/, PRE logs-old/, logs, logs.txt, ...
     listing = bucket.list_dir(loc.key)
     for p in listing.prefixes:
         ctx.out(json.dumps({"prefix": p}) if a.json else f"{'PRE':>30} {p[len(base):]}")
@@ -174,7 +177,10 @@ def cmd_rm(ctx: Context) -> int:
     loc = parse_s3(ctx.args.path)
     bucket = ctx.client.bucket(loc.bucket)
     if ctx.args.recursive:
-        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects(loc.key)], ctx.args.dryrun)
+        # s3://b/logs means the directory logs/, as in cp and sync (and aws s3 rm): a plain
+        # prefix would also delete logs-old/..., logsx and the object "logs" itself
+        prefix = dir_prefix(loc.key)
+        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects(prefix)], ctx.args.dryrun)
         return 0
     if not loc.key:
         raise UsageError("rm needs s3://bucket/key (or --recursive)")
@@ -340,12 +346,8 @@ def _local_files(root: str) -> dict[str, tuple[str, int, float]]:
     return out
 
 
-def _dir_prefix(key: str) -> str:
-    return key if not key or key.endswith("/") else key + "/"
-
-
 def _s3_files(ctx: Context, loc: S3Path) -> dict[str, ObjectInfo]:
-    prefix = _dir_prefix(loc.key)
+    prefix = dir_prefix(loc.key)
     out = {}
     for o in ctx.client.bucket(loc.bucket).iter_objects(prefix):
         rel = o.key[len(prefix):]
@@ -392,13 +394,13 @@ def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
         if not os.path.isdir(src):
             raise UsageError(f"{src!r} is not a directory")
         assert isinstance(dst, S3Path)
-        base = S3Path(dst.bucket, _dir_prefix(dst.key))
+        base = S3Path(dst.bucket, dir_prefix(dst.key))
         for rel, (path, size, _) in _local_files(src).items():
             items.append(Item(path, base.join(rel), size))
         return items
     for rel, o in _s3_files(ctx, src).items():
         if isinstance(dst, S3Path):
-            items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, _dir_prefix(dst.key) + rel), o.size))
+            items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, dir_prefix(dst.key) + rel), o.size))
             continue
         target = safe_local_path(dst, rel)
         if target is None:
@@ -442,7 +444,7 @@ def cmd_sync(ctx: Context) -> int:
         local = _local_files(a.src)
         dst = parse_s3(a.dst)
         remote = _s3_files(ctx, dst)
-        base = S3Path(dst.bucket, _dir_prefix(dst.key))
+        base = S3Path(dst.bucket, dir_prefix(dst.key))
         for rel in sorted(_filtered(ctx, local)):
             path, size, mtime = local[rel]
             o = remote.get(rel)
@@ -456,7 +458,7 @@ def cmd_sync(ctx: Context) -> int:
         if dst_s3:
             dst = parse_s3(a.dst)
             theirs = _s3_files(ctx, dst)
-            base = S3Path(dst.bucket, _dir_prefix(dst.key))
+            base = S3Path(dst.bucket, dir_prefix(dst.key))
             for rel in sorted(_filtered(ctx, remote)):
                 o, t = remote[rel], theirs.get(rel)
                 if t is None or t.size != o.size or t.etag != o.etag:

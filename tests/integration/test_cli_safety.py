@@ -1,0 +1,105 @@
+"""The CLI's data-safety rules (issue 10), run as a subprocess against Ceph RGW:
+
+1. a recursive S3 argument names a directory (``s3://b/logs`` is ``logs/``, never ``logs-old/``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from s3kit import S3Bucket
+from tests.integration import test_cli
+from tests.integration.test_cli import read_tree, run
+
+env, cbucket = test_cli.env, test_cli.cbucket  # the fixtures of test_cli.py, shared
+
+# Names whose prefixes overlap ("logs" is a key and a directory) and names that attack
+# the terminal: an OSC title change + clear screen, a forged line, rich markup, C1 CSI,
+# a bidi override, a backslash that could fake an escape.
+LOGS = ["logs", "logs/a", "logs/b/c", "logs-old/x", "logsx", "logs.txt"]
+HOSTILE = ["evil\x1b]0;pwned\x07\x1b[2J.txt", "forged\n(dryrun) delete: everything.txt", "[red]x[/red].txt",
+           "c1\x9b31m.txt", "bidi\u202etxt.exe", "back\\033slash.txt", "tab\tdel\x7f.txt"]
+ODD = ["with space.txt", "plus+sign.txt", "pct%20.txt", "ünï/κλειδί.txt"]
+
+# What must never reach the terminal raw (tab and newline only as the line structure)
+FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escaped(name: str) -> str:
+    from s3kit.cli.escape import escape
+
+    return escape(name)
+
+
+def put_all(b: S3Bucket, keys: list[str]) -> None:
+    for k in keys:
+        b.put(k, k.encode())
+
+
+def make_local(root: Path, names: list[str]) -> None:
+    for rel in names:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+
+
+def assert_terminal_safe(text: str, lines: int | None = None) -> None:
+    assert not FORBIDDEN.search(text), ascii(text)
+    if lines is not None:
+        assert len(text.splitlines()) == lines, ascii(text)
+    assert "\t" not in text, ascii(text)
+
+
+# -- 1. a recursive S3 argument is a directory ------------------------------------------------
+
+
+@pytest.mark.parametrize("arg", ["logs", "logs/"])
+def test_rm_recursive_deletes_only_the_directory(env: dict[str, str], cbucket: S3Bucket, arg: str) -> None:
+    put_all(cbucket, LOGS)
+    dry = run(env, "rm", "--recursive", "--dryrun", f"s3://{cbucket.name}/{arg}").stdout.decode()
+    assert sorted(dry.splitlines()) == [f"(dryrun) delete: s3://{cbucket.name}/logs/a",
+                                        f"(dryrun) delete: s3://{cbucket.name}/logs/b/c"]
+    run(env, "rm", "--recursive", f"s3://{cbucket.name}/{arg}")
+    assert sorted(cbucket.list_objects()) == sorted(set(LOGS) - {"logs/a", "logs/b/c"})
+
+
+def test_rm_recursive_on_the_bucket_root_deletes_everything(env: dict[str, str], cbucket: S3Bucket) -> None:
+    put_all(cbucket, LOGS)
+    run(env, "rm", "--recursive", f"s3://{cbucket.name}")
+    assert cbucket.list_objects() == []
+
+
+def test_every_recursive_command_means_the_directory(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    put_all(cbucket, LOGS)
+    b = f"s3://{cbucket.name}"
+    run(env, "cp", "--recursive", f"{b}/logs", str(tmp_path / "cp"))
+    assert sorted(read_tree(tmp_path / "cp")) == ["a", "b/c"]
+    run(env, "sync", f"{b}/logs", str(tmp_path / "sync"))
+    assert sorted(read_tree(tmp_path / "sync")) == ["a", "b/c"]
+    run(env, "cp", "--recursive", f"{b}/logs", f"{b}/copy")
+    assert sorted(cbucket.list_objects("copy")) == ["copy/a", "copy/b/c"]
+    run(env, "sync", f"{b}/logs", f"{b}/synced")
+    assert sorted(cbucket.list_objects("synced")) == ["synced/a", "synced/b/c"]
+    run(env, "mv", "--recursive", f"{b}/logs", f"{b}/moved")
+    assert sorted(cbucket.list_objects("moved")) == ["moved/a", "moved/b/c"]
+    assert sorted(cbucket.list_objects("logs")) == ["logs", "logs-old/x", "logs.txt", "logsx"]
+    # sync --delete into s3://b/logs deletes only under logs/
+    src = tmp_path / "empty"
+    src.mkdir()
+    cbucket.put("logs/z", b"z")
+    run(env, "sync", "--delete", str(src), f"{b}/logs")
+    assert sorted(cbucket.list_objects("logs")) == ["logs", "logs-old/x", "logs.txt", "logsx"]
+
+
+def test_ls_lists_the_level_like_aws(env: dict[str, str], cbucket: S3Bucket) -> None:
+    put_all(cbucket, LOGS)
+    b = f"s3://{cbucket.name}"
+    names = [line.split()[-1] for line in run(env, "ls", f"{b}/logs").stdout.decode().splitlines()]
+    assert names == ["logs-old/", "logs/", "logs", "logs.txt", "logsx"]
+    names = [line.split()[-1] for line in run(env, "ls", f"{b}/logs/").stdout.decode().splitlines()]
+    assert names == ["b/", "a"]
+    # --recursive: a plain key prefix, exactly as `aws s3 ls --recursive`
+    names = [line.split()[-1] for line in run(env, "ls", "--recursive", f"{b}/logs").stdout.decode().splitlines()]
+    assert names == sorted(LOGS)
