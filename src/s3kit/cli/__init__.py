@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .filters import FilterAction
 from .paths import UsageError
 
 __all__ = ["main"]
@@ -26,6 +27,14 @@ def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--quiet", "-q", action="store_true", default=d or False, help="print only errors")
     p.add_argument("--no-progress", action="store_true", default=d or False, help="no progress bars")
     p.add_argument("--debug", action="store_true", default=d or False, help="tracebacks and debug logs")
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    # one list for both options, in command-line order: the last filter that matches decides
+    p.add_argument("--exclude", action=FilterAction, dest="filters", metavar="GLOB",
+                   help="skip paths matching GLOB (relative to the source directory; * matches /)")
+    p.add_argument("--include", action=FilterAction, dest="filters", metavar="GLOB",
+                   help="do not skip paths matching GLOB (only a later --exclude overrides it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--content-type")
         p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
         p.add_argument("--dryrun", action="store_true")
+        _filter_options(p)
 
     p = sub.add_parser("rm", parents=[common], help="delete objects")
     p.add_argument("path")
     p.add_argument("--recursive", "-r", action="store_true")
     p.add_argument("--dryrun", action="store_true")
+    _filter_options(p)
 
     p = sub.add_parser("cat", parents=[common], help="write an object to stdout")
     p.add_argument("path")
@@ -75,10 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dst")
     p.add_argument("--delete", action="store_true", help="delete destination files absent from the source")
     p.add_argument("--dryrun", action="store_true")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB")
     p.add_argument("--content-type")
     p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
+    _filter_options(p)
     return parser
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import Any, NamedTuple
 from ..client import S3Client
 from ..errors import NoSuchKey, S3Error
 from ..models import ObjectInfo
+from .filters import Filters, relative_name
 from .paths import S3Path, UsageError, dir_prefix, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
 
@@ -29,6 +29,7 @@ class Context:
         self.args = args
         self.concurrency = max(1, args.concurrency or 8)
         self.quiet = bool(args.quiet)
+        self.filters = Filters(getattr(args, "filters", None) or [])
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
         self.failures = 0
         self._client: S3Client | None = None
@@ -180,10 +181,13 @@ def cmd_rm(ctx: Context) -> int:
         # s3://b/logs means the directory logs/, as in cp and sync (and aws s3 rm): a plain
         # prefix would also delete logs-old/..., logsx and the object "logs" itself
         prefix = dir_prefix(loc.key)
-        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects(prefix)], ctx.args.dryrun)
+        keys = [o.key for o in bucket.iter_objects(prefix) if ctx.filters.included(o.key[len(prefix):])]
+        _delete_keys(ctx, bucket, keys, ctx.args.dryrun)
         return 0
     if not loc.key:
         raise UsageError("rm needs s3://bucket/key (or --recursive)")
+    if not ctx.filters.included(relative_name(loc.key)):
+        return 0
     if ctx.args.dryrun:
         if not bucket.exists(loc.key):
             raise NoSuchKey("", bucket=loc.bucket, key=loc.key, status=404)
@@ -374,6 +378,11 @@ def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> lis
         raise UsageError(f"{src!r} is a directory (use --recursive)")
     if isinstance(src, S3Path) and (not src.key or src.key.endswith("/")):
         raise UsageError(f"{src} is a prefix (use --recursive)")
+    # a single file meets the filters by its name (aws-cli: relative to the directory holding
+    # it); a stream has no name and, as in aws-cli, no filters
+    if src != "-" and not ctx.filters.included(relative_name(src.key if isinstance(src, S3Path) else
+                                                              src.replace(os.sep, "/"))):
+        return []
     size: int | None = None
     if isinstance(src, str) and src != "-":
         size = os.path.getsize(src)
@@ -389,6 +398,7 @@ def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> lis
 
 
 def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
+    """Every item of a recursive copy; an S3 source or destination is a directory."""
     items = []
     if isinstance(src, str):
         if not os.path.isdir(src):
@@ -396,9 +406,14 @@ def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
         assert isinstance(dst, S3Path)
         base = S3Path(dst.bucket, dir_prefix(dst.key))
         for rel, (path, size, _) in _local_files(src).items():
-            items.append(Item(path, base.join(rel), size))
+            if ctx.filters.included(rel):
+                items.append(Item(path, base.join(rel), size))
         return items
+    if isinstance(dst, str) and not ctx.args.dryrun:
+        os.makedirs(dst, exist_ok=True)  # even when nothing matches, as aws-cli does (and sync here)
     for rel, o in _s3_files(ctx, src).items():
+        if not ctx.filters.included(rel):
+            continue
         if isinstance(dst, S3Path):
             items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, dir_prefix(dst.key) + rel), o.size))
             continue
@@ -422,13 +437,9 @@ def cmd_mv(ctx: Context) -> int:
 
 
 def _filtered(ctx: Context, rels: Any) -> set[str]:
-    """Apply --exclude / --include: a path is skipped if it matches an exclude and no include."""
-    ex, inc = ctx.args.exclude, ctx.args.include
-
-    def excluded(r: str) -> bool:
-        return any(fnmatch.fnmatch(r, g) for g in ex) and not any(fnmatch.fnmatch(r, g) for g in inc)
-
-    return {r for r in rels if not excluded(r)}
+    """The paths (relative to the source or, for --delete, the destination directory) that
+    --exclude / --include keep: an excluded file is neither copied nor deleted, as in aws-cli."""
+    return {r for r in rels if ctx.filters.included(r)}
 
 
 def cmd_sync(ctx: Context) -> int:
