@@ -226,6 +226,27 @@ def test_single_file_transfers_with_filters(twins: Callable[[list[str], list[str
     t.assert_same()
 
 
+# -- symlinks -------------------------------------------------------------------------------
+
+
+def test_symlinks_followed_or_not_like_aws(twins: Callable[[list[str], list[str]], Twins], tmp_path: Path) -> None:
+    src = make_local(tmp_path / "src", ["a.txt", "d/b.txt"])
+    other = make_local(tmp_path / "other", ["o1.txt", "deep/o2.log"])
+    os.symlink(other, src / "dirlink")
+    os.symlink(src / "a.txt", src / "filelink.txt")
+    os.symlink(src / "d", src / "d-again")  # the same directory under a second name: listed twice
+    os.symlink("nowhere", src / "broken")  # aws-cli: a warning, and exit code 2
+    t = twins([], [])
+    t.both("cp", "--recursive", str(src), "{b}/follow", rcs=(2,))
+    t.both("sync", str(src), "{b}/sync", "--exclude", "*.log", rcs=(2,))
+    t.both("cp", "--recursive", "--no-follow-symlinks", str(src), "{b}/nofollow")
+    t.both("sync", "--no-follow-symlinks", str(src), "{b}/nf-sync")
+    t.assert_same()
+    assert keys(t.buckets[1], "follow/") == ["follow/a.txt", "follow/d-again/b.txt", "follow/d/b.txt",
+                                             "follow/dirlink/deep/o2.log", "follow/dirlink/o1.txt",
+                                             "follow/filelink.txt"]
+
+
 # -- ls: compared as text, on printable names ------------------------------------------------
 
 

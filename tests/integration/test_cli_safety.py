@@ -1,13 +1,15 @@
 """The CLI's data-safety rules (issue 10), run as a subprocess against Ceph RGW:
 
 1. a recursive S3 argument names a directory (``s3://b/logs`` is ``logs/``, never ``logs-old/``);
-2. --exclude/--include follow aws-cli's rules (order matters, the last match decides).
+2. --exclude/--include follow aws-cli's rules (order matters, the last match decides);
+3. symlinks in a source tree are followed, loops are cut, broken links warn.
 
 The same behaviours are compared with the real aws-cli in test_cli_aws_parity.py.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -176,3 +178,49 @@ def test_sync_delete_leaves_excluded_files_alone(env: dict[str, str], cbucket: S
     make_local(down, ["local.log", "local.txt", "n/z.txt"])
     run(env, "sync", "--delete", f"{b}/d", str(down), "--exclude", "*", "--include", "*.txt")
     assert sorted(read_tree(down)) == ["keep.txt", "local.log", "n/x.txt"]
+
+
+# -- 3. symlinks -------------------------------------------------------------------------------
+
+
+def test_symlinked_directories_are_followed(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    b = f"s3://{cbucket.name}"
+    src, other = tmp_path / "src", tmp_path / "other"
+    make_local(src, ["a.txt"])
+    make_local(other, ["o/1.txt", "2.txt"])
+    os.symlink(other, src / "linked")
+    os.symlink(src / "a.txt", src / "alias.txt")
+    run(env, "cp", "--recursive", str(src), f"{b}/cp")
+    assert sorted(cbucket.list_objects("cp/")) == ["cp/a.txt", "cp/alias.txt", "cp/linked/2.txt", "cp/linked/o/1.txt"]
+    run(env, "sync", str(src), f"{b}/sync", "--follow-symlinks")
+    assert sorted(cbucket.list_objects("sync/")) == ["sync/a.txt", "sync/alias.txt", "sync/linked/2.txt",
+                                                     "sync/linked/o/1.txt"]
+    assert run(env, "sync", str(src), f"{b}/sync").stdout == b""  # second run: nothing differs
+    run(env, "cp", "--recursive", "--no-follow-symlinks", str(src), f"{b}/nofollow")
+    assert cbucket.list_objects("nofollow/") == ["nofollow/a.txt"]
+    run(env, "sync", "--no-follow-symlinks", str(src), f"{b}/nf-sync")
+    assert cbucket.list_objects("nf-sync/") == ["nf-sync/a.txt"]
+
+
+def test_symlink_loop_terminates_and_uploads_each_file_once(env: dict[str, str], cbucket: S3Bucket,
+                                                            tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_local(src, ["d/f.txt", "d/sub/g.txt"])
+    os.symlink("../..", src / "d" / "sub" / "up")  # points at src, an ancestor
+    p = run(env, "cp", "--recursive", str(src), f"s3://{cbucket.name}/loop")
+    assert sorted(cbucket.list_objects()) == ["loop/d/f.txt", "loop/d/sub/g.txt"]
+    assert b"warning" in p.stderr and b"loop" in p.stderr and b"d/sub/up" in p.stderr
+
+
+def test_broken_symlink_warns_and_the_rest_is_copied(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    b = f"s3://{cbucket.name}"
+    src = tmp_path / "src"
+    make_local(src, ["ok.txt"])
+    os.symlink("nowhere", src / "broken.txt")
+    p = run(env, "cp", "--recursive", str(src), f"{b}/up")
+    assert cbucket.list_objects() == ["up/ok.txt"]
+    assert p.stderr.decode().splitlines() == [f"s3kit: warning: skipping {src / 'broken.txt'}: broken symbolic link"]
+    # sync --delete does not take a file it could not read for a deleted one
+    cbucket.put("up/broken.txt", b"last good copy")
+    p = run(env, "sync", "--delete", str(src), f"{b}/up")
+    assert cbucket.exists("up/broken.txt") and b"broken symbolic link" in p.stderr

@@ -37,6 +37,13 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
                    help="do not skip paths matching GLOB (only a later --exclude overrides it)")
 
 
+def _symlink_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=True,
+                   help="upload what symbolic links point to (the default)")
+    p.add_argument("--no-follow-symlinks", dest="follow_symlinks", action="store_false",
+                   help="skip symbolic links in a source directory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3kit", description="Fast, careful S3 from the command line.")
     _global_options(parser, suppress=False)
@@ -66,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
         p.add_argument("--dryrun", action="store_true")
         _filter_options(p)
+        _symlink_options(p)
 
     p = sub.add_parser("rm", parents=[common], help="delete objects")
     p.add_argument("path")
@@ -89,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-type")
     p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
     _filter_options(p)
+    _symlink_options(p)
     return parser
 
 

@@ -18,6 +18,7 @@ from ..models import ObjectInfo
 from .filters import Filters, relative_name
 from .paths import S3Path, UsageError, dir_prefix, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
+from .walk import LocalFile, walk
 
 Loc = str | S3Path  # a local path, "-" or an S3 location
 
@@ -30,6 +31,7 @@ class Context:
         self.concurrency = max(1, args.concurrency or 8)
         self.quiet = bool(args.quiet)
         self.filters = Filters(getattr(args, "filters", None) or [])
+        self.follow_symlinks = bool(getattr(args, "follow_symlinks", True))
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
         self.failures = 0
         self._client: S3Client | None = None
@@ -58,6 +60,10 @@ class Context:
     def info(self, line: str) -> None:
         if not self.quiet:
             self._write(sys.stdout, line)
+
+    def warn(self, line: str) -> None:
+        """Something skipped that is not a failure (aws-cli prints such warnings too)."""
+        self._write(sys.stderr, f"s3kit: warning: {line}")
 
     def fail(self, line: str) -> None:
         with self._lock:
@@ -332,32 +338,32 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
     display.close()
 
 
-def _local_files(root: str) -> dict[str, tuple[str, int, float]]:
-    """rel posix path -> (path, size, mtime) for every regular file under root."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            path = os.path.join(dirpath, fn)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if not os.path.isfile(path):
-                continue
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            out[rel] = (path, st.st_size, st.st_mtime)
-    return out
+def _local_tree(ctx: Context, root: str) -> tuple[dict[str, LocalFile], set[str]]:
+    """The files under a local directory that the filters keep, and the paths skipped with
+    a warning (printed here)."""
+    tree = walk(root, ctx.follow_symlinks)
+    for w in tree.warnings:
+        ctx.warn(w)
+    return {rel: f for rel, f in tree.files.items() if ctx.filters.included(rel)}, tree.skipped
 
 
 def _s3_files(ctx: Context, loc: S3Path) -> dict[str, ObjectInfo]:
+    """The objects under the directory ``loc`` that the filters keep, by relative key."""
     prefix = dir_prefix(loc.key)
     out = {}
     for o in ctx.client.bucket(loc.bucket).iter_objects(prefix):
         rel = o.key[len(prefix):]
-        if rel and not rel.endswith("/"):  # skip "folder" marker objects
+        if rel and not rel.endswith("/") and ctx.filters.included(rel):  # skip "folder" marker objects
             out[rel] = o
     return out
+
+
+def _protected(rel: str, skipped: set[str]) -> bool:
+    """Whether ``rel`` is, or lies under, a source path that was skipped with a warning."""
+    if not skipped:
+        return False
+    parts = rel.split("/")
+    return any("/".join(parts[:i]) in skipped for i in range(len(parts) + 1))
 
 
 def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> list[Item]:
@@ -405,15 +411,11 @@ def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
             raise UsageError(f"{src!r} is not a directory")
         assert isinstance(dst, S3Path)
         base = S3Path(dst.bucket, dir_prefix(dst.key))
-        for rel, (path, size, _) in _local_files(src).items():
-            if ctx.filters.included(rel):
-                items.append(Item(path, base.join(rel), size))
-        return items
+        files, _ = _local_tree(ctx, src)
+        return [Item(f.path, base.join(rel), f.size) for rel, f in sorted(files.items())]
     if isinstance(dst, str) and not ctx.args.dryrun:
         os.makedirs(dst, exist_ok=True)  # even when nothing matches, as aws-cli does (and sync here)
     for rel, o in _s3_files(ctx, src).items():
-        if not ctx.filters.included(rel):
-            continue
         if isinstance(dst, S3Path):
             items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, dir_prefix(dst.key) + rel), o.size))
             continue
@@ -436,64 +438,59 @@ def cmd_mv(ctx: Context) -> int:
     return cmd_cp(ctx, move=True)
 
 
-def _filtered(ctx: Context, rels: Any) -> set[str]:
-    """The paths (relative to the source or, for --delete, the destination directory) that
-    --exclude / --include keep: an excluded file is neither copied nor deleted, as in aws-cli."""
-    return {r for r in rels if ctx.filters.included(r)}
+# -- sync: the filters choose on both sides, so an excluded file is neither copied nor
+# deleted (aws-cli: "files excluded by filters are excluded from deletion")
 
 
-def cmd_sync(ctx: Context) -> int:
-    a = ctx.args
-    src_s3, dst_s3 = is_s3(a.src), is_s3(a.dst)
-    if not (src_s3 or dst_s3):
-        raise UsageError("one of SRC and DST must be an s3:// URL")
-    items: list[Item] = []
-    deletions: list[Loc] = []
-    if not src_s3:
-        if not os.path.isdir(a.src):
-            raise UsageError(f"{a.src!r} is not a directory")
-        local = _local_files(a.src)
-        dst = parse_s3(a.dst)
-        remote = _s3_files(ctx, dst)
-        base = S3Path(dst.bucket, dir_prefix(dst.key))
-        for rel in sorted(_filtered(ctx, local)):
-            path, size, mtime = local[rel]
-            o = remote.get(rel)
-            if o is None or o.size != size or (o.last_modified is not None and mtime > o.last_modified.timestamp()):
-                items.append(Item(path, base.join(rel), size))
-        if a.delete:
-            deletions = [base.join(r) for r in sorted(_filtered(ctx, remote)) if r not in local]
-    else:
-        src = parse_s3(a.src)
-        remote = _s3_files(ctx, src)
-        if dst_s3:
-            dst = parse_s3(a.dst)
-            theirs = _s3_files(ctx, dst)
-            base = S3Path(dst.bucket, dir_prefix(dst.key))
-            for rel in sorted(_filtered(ctx, remote)):
-                o, t = remote[rel], theirs.get(rel)
-                if t is None or t.size != o.size or t.etag != o.etag:
-                    items.append(Item(S3Path(src.bucket, o.key), base.join(rel), o.size))
-            if a.delete:
-                deletions = [base.join(r) for r in sorted(_filtered(ctx, theirs)) if r not in remote]
-        else:
-            os.makedirs(a.dst, exist_ok=True)
-            local = _local_files(a.dst)
-            for rel in sorted(_filtered(ctx, remote)):
-                o = remote[rel]
-                target = safe_local_path(a.dst, rel)
-                if target is None:
-                    ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {a.dst!r}")
-                    continue
-                have = local.get(rel)
-                lm = o.last_modified.timestamp() if o.last_modified else 0.0
-                if have is None or have[1] != o.size or lm > have[2] + 1:
-                    items.append(Item(S3Path(src.bucket, o.key), target, o.size))
-            if a.delete:
-                deletions = [local[r][0] for r in sorted(_filtered(ctx, local)) if r not in remote]
-    run_items(ctx, items, dryrun=a.dryrun)
-    for d in deletions:
-        if a.dryrun:
+def _sync_up(ctx: Context, src: str, dst: S3Path) -> tuple[list[Item], list[Loc]]:
+    if not os.path.isdir(src):
+        raise UsageError(f"{src!r} is not a directory")
+    local, skipped = _local_tree(ctx, src)
+    remote = _s3_files(ctx, dst)
+    base = S3Path(dst.bucket, dir_prefix(dst.key))
+    items = []
+    for rel, f in sorted(local.items()):
+        o = remote.get(rel)
+        if o is None or o.size != f.size or (o.last_modified is not None and f.mtime > o.last_modified.timestamp()):
+            items.append(Item(f.path, base.join(rel), f.size))
+    # a source file skipped with a warning (a broken link, say) is unknown, not deleted
+    deletions: list[Loc] = [base.join(r) for r in sorted(remote) if r not in local and not _protected(r, skipped)]
+    return items, deletions
+
+
+def _sync_s3(ctx: Context, src: S3Path, dst: S3Path) -> tuple[list[Item], list[Loc]]:
+    remote, theirs = _s3_files(ctx, src), _s3_files(ctx, dst)
+    base = S3Path(dst.bucket, dir_prefix(dst.key))
+    items = []
+    for rel, o in sorted(remote.items()):
+        t = theirs.get(rel)
+        if t is None or t.size != o.size or t.etag != o.etag:
+            items.append(Item(S3Path(src.bucket, o.key), base.join(rel), o.size))
+    deletions: list[Loc] = [base.join(r) for r in sorted(theirs) if r not in remote]
+    return items, deletions
+
+
+def _sync_down(ctx: Context, src: S3Path, dst: str) -> tuple[list[Item], list[Loc]]:
+    os.makedirs(dst, exist_ok=True)
+    remote = _s3_files(ctx, src)
+    local, _ = _local_tree(ctx, dst)
+    items = []
+    for rel, o in sorted(remote.items()):
+        target = safe_local_path(dst, rel)
+        if target is None:
+            ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {dst!r}")
+            continue
+        have = local.get(rel)
+        lm = o.last_modified.timestamp() if o.last_modified else 0.0
+        if have is None or have.size != o.size or lm > have.mtime + 1:
+            items.append(Item(S3Path(src.bucket, o.key), target, o.size))
+    deletions: list[Loc] = [local[r].path for r in sorted(local) if r not in remote]
+    return items, deletions
+
+
+def _delete_all(ctx: Context, targets: list[Loc], dryrun: bool) -> None:
+    for d in targets:
+        if dryrun:
             ctx.info(f"(dryrun) delete: {d}")
             continue
         try:
@@ -505,6 +502,22 @@ def cmd_sync(ctx: Context) -> int:
             ctx.fail(f"delete failed: {d}: {e}")
             continue
         ctx.info(f"delete: {d}")
+
+
+def cmd_sync(ctx: Context) -> int:
+    a = ctx.args
+    src_s3, dst_s3 = is_s3(a.src), is_s3(a.dst)
+    if not (src_s3 or dst_s3):
+        raise UsageError("one of SRC and DST must be an s3:// URL")
+    if not src_s3:
+        items, deletions = _sync_up(ctx, a.src, parse_s3(a.dst))
+    elif dst_s3:
+        items, deletions = _sync_s3(ctx, parse_s3(a.src), parse_s3(a.dst))
+    else:
+        items, deletions = _sync_down(ctx, parse_s3(a.src), a.dst)
+    run_items(ctx, items, dryrun=a.dryrun)
+    if a.delete:
+        _delete_all(ctx, deletions, a.dryrun)
     return 0
 
 
