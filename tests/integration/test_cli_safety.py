@@ -2,22 +2,26 @@
 
 1. a recursive S3 argument names a directory (``s3://b/logs`` is ``logs/``, never ``logs-old/``);
 2. --exclude/--include follow aws-cli's rules (order matters, the last match decides);
-3. symlinks in a source tree are followed, loops are cut, broken links warn.
+3. symlinks in a source tree are followed, loops are cut, broken links warn;
+4. names from a bucket or a disk never reach the terminal raw (control characters escaped;
+   the progress bar's test is test_progress_bar_on_a_terminal in test_cli.py).
 
 The same behaviours are compared with the real aws-cli in test_cli_aws_parity.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from s3kit import S3Bucket
 from tests.integration import test_cli
-from tests.integration.test_cli import read_tree, run
+from tests.integration.test_cli import EXE, read_tree, run
 
 env, cbucket = test_cli.env, test_cli.cbucket  # the fixtures of test_cli.py, shared
 
@@ -224,3 +228,110 @@ def test_broken_symlink_warns_and_the_rest_is_copied(env: dict[str, str], cbucke
     cbucket.put("up/broken.txt", b"last good copy")
     p = run(env, "sync", "--delete", str(src), f"{b}/up")
     assert cbucket.exists("up/broken.txt") and b"broken symbolic link" in p.stderr
+
+
+# -- 4. terminal injection ---------------------------------------------------------------------
+
+
+def test_ls_escapes_hostile_keys_and_json_is_exact(env: dict[str, str], cbucket: S3Bucket) -> None:
+    put_all(cbucket, HOSTILE + ["d/" + HOSTILE[0]])
+    b = f"s3://{cbucket.name}"
+    top = [k for k in HOSTILE if "/" not in k]
+    prefixes = ["[red]x[/", "d/"]  # "[red]x[/red].txt" is in a "directory" too
+    out = run(env, "ls", f"{b}/").stdout.decode()
+    assert_terminal_safe(out, lines=len(top) + len(prefixes))
+    for k in top + prefixes:
+        assert escaped(k) in out
+    assert "evil\\033]0;pwned\\a\\033[2J.txt" in out and "forged\\n(dryrun) delete:" in out
+    assert "back\\\\033slash.txt" in out  # a real backslash is doubled, so this is no ESC
+    rec = run(env, "ls", "--recursive", b).stdout.decode()
+    assert_terminal_safe(rec, lines=len(HOSTILE) + 1)
+    for k in HOSTILE + ["d/" + HOSTILE[0]]:
+        assert escaped(k) in rec
+    got = [json.loads(line) for line in run(env, "ls", "--json", "--recursive", b).stdout.decode().splitlines()]
+    assert sorted(x["key"] for x in got) == sorted(HOSTILE + ["d/" + HOSTILE[0]])
+    got = [json.loads(line) for line in run(env, "ls", "--json", f"{b}/").stdout.decode().splitlines()]
+    assert sorted(x.get("key") or x.get("prefix") for x in got) == sorted(top + prefixes)
+
+
+def test_printable_names_are_shown_as_they_are(env: dict[str, str], cbucket: S3Bucket) -> None:
+    put_all(cbucket, ODD)
+    out = run(env, "ls", "--recursive", f"s3://{cbucket.name}").stdout.decode()
+    assert [line[31:] for line in out.splitlines()] == sorted(ODD)
+
+
+def test_rm_cp_sync_escape_hostile_names(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    b = f"s3://{cbucket.name}"
+    put_all(cbucket, [f"h/{k}" for k in HOSTILE])
+    n = len(HOSTILE)
+    outputs = [
+        run(env, "rm", "--recursive", "--dryrun", f"{b}/h"),
+        run(env, "cp", "--recursive", f"{b}/h", str(tmp_path / "down")),
+        run(env, "sync", f"{b}/h", str(tmp_path / "sync")),
+        run(env, "sync", str(tmp_path / "down"), f"{b}/up"),
+        run(env, "cp", "--recursive", "--dryrun", f"{b}/h", f"{b}/c"),
+        run(env, "mv", "--recursive", f"{b}/up", f"{b}/moved"),
+    ]
+    for p in outputs:
+        text = p.stdout.decode()
+        assert_terminal_safe(text, lines=n)
+        assert escaped(HOSTILE[0]) in text and p.stderr == b""
+    assert sorted(read_tree(tmp_path / "down")) == sorted(HOSTILE)  # the files themselves keep their names
+    single = run(env, "rm", f"{b}/h/{HOSTILE[1]}").stdout.decode()
+    assert single == f"delete: {b}/h/forged\\n(dryrun) delete: everything.txt\n"
+
+
+def test_errors_and_warnings_are_escaped(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    b = f"s3://{cbucket.name}"
+    for args in (["cp", f"{b}/missing\x1b]0;pwned\x07", str(tmp_path / "x")], ["rm", f"{b}/no\nsuch"],
+                 ["cp", str(tmp_path / "nope\x1b[2J"), f"{b}/x"], ["ls", "s3://\x1b[2J/"]):
+        p = run(env, *args, ok=False)
+        assert p.returncode in (1, 2) and p.stderr, args
+        assert_terminal_safe(p.stderr.decode()), args
+    src = tmp_path / "src"
+    make_local(src, ["ok"])
+    os.symlink("nowhere", src / "evil\x1b]0;pwned\x07")
+    p = run(env, "cp", "--recursive", str(src), f"{b}/w")
+    assert_terminal_safe(p.stderr.decode(), lines=1)
+    assert "evil\\033]0;pwned\\a" in p.stderr.decode()
+
+
+def test_json_output_of_transfers_and_deletes_is_exact(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    b = f"s3://{cbucket.name}"
+    put_all(cbucket, [f"h/{k}" for k in HOSTILE])
+
+    def events(*args: str) -> list[dict[str, object]]:
+        return [json.loads(line) for line in run(env, *args, "--json").stdout.decode().splitlines()]
+
+    got = events("rm", "--recursive", "--dryrun", f"{b}/h")
+    assert sorted(x["path"] for x in got) == sorted(f"{b}/h/{k}" for k in HOSTILE)  # type: ignore[type-var]
+    assert all(x["action"] == "delete" and x["dryrun"] is True for x in got)
+    got = events("cp", "--recursive", f"{b}/h", str(tmp_path / "d"))
+    assert sorted(x["dst"] for x in got) == sorted(os.path.join(os.path.realpath(tmp_path / "d"), k) for k in HOSTILE)  # type: ignore[type-var]
+    assert all(x["action"] == "download" and x["dryrun"] is False for x in got)
+    got = events("sync", str(tmp_path / "d"), f"{b}/s")
+    assert sorted(x["dst"] for x in got) == sorted(f"{b}/s/{k}" for k in HOSTILE)  # type: ignore[type-var]
+    got = events("mv", f"{b}/s/{HOSTILE[1]}", f"{b}/m")
+    assert got == [{"action": "move", "src": f"{b}/s/{HOSTILE[1]}", "dst": f"{b}/m", "dryrun": False}]
+    got = events("rm", f"{b}/m")
+    assert got == [{"action": "delete", "path": f"{b}/m", "dryrun": False}]
+
+
+def test_library_errors_show_keys_with_repr() -> None:
+    from s3kit.errors import NoSuchKey
+
+    e = NoSuchKey("The specified key does not exist.", bucket="b", key="evil\x1b]0;x\x07\n\u202e")
+    assert not FORBIDDEN.search(str(e)) and "\n" not in str(e)
+
+
+def test_interleaved_subprocess_output_keeps_one_line_per_event(env: dict[str, str], cbucket: S3Bucket,
+                                                                 tmp_path: Path) -> None:
+    # many transfers of names holding newlines at high concurrency: one line each, never split
+    src = tmp_path / "many"
+    names = [f"f{i:02d}\nupload: fake line {i}" for i in range(30)]
+    make_local(src, names)
+    p = subprocess.run([EXE, "--concurrency", "16", "cp", "--recursive", str(src), f"s3://{cbucket.name}/m/"],
+                       env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert len(lines) == 30 and all(line.startswith("upload: ") and line.count("upload:") == 3 for line in lines)

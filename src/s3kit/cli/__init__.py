@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .escape import escape
 from .filters import FilterAction
 from .paths import UsageError
 
@@ -44,6 +45,10 @@ def _symlink_options(p: argparse.ArgumentParser) -> None:
                    help="skip symbolic links in a source directory")
 
 
+def _json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with exact names")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3kit", description="Fast, careful S3 from the command line.")
     _global_options(parser, suppress=False)
@@ -74,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dryrun", action="store_true")
         _filter_options(p)
         _symlink_options(p)
+        _json_option(p)
 
     p = sub.add_parser("rm", parents=[common], help="delete objects")
     p.add_argument("path")
     p.add_argument("--recursive", "-r", action="store_true")
     p.add_argument("--dryrun", action="store_true")
     _filter_options(p)
+    _json_option(p)
 
     p = sub.add_parser("cat", parents=[common], help="write an object to stdout")
     p.add_argument("path")
@@ -98,16 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
     _filter_options(p)
     _symlink_options(p)
+    _json_option(p)
     return parser
+
+
+def _debug_logging() -> None:
+    import logging  # only here: the CLI starts without it
+
+    class EscapingFormatter(logging.Formatter):
+        """--debug lines quote keys and server answers: escaped like all other output."""
+
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            return escape(super().formatMessage(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter())
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        _debug_logging()
     from ..errors import S3Error
     from .commands import Context, run
 
@@ -117,12 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(ctx)
     except UsageError as e:
         parser.print_usage(sys.stderr)
-        print(f"s3kit: error: {e}", file=sys.stderr)
+        print(escape(f"s3kit: error: {e}"), file=sys.stderr)
         return 2
     except S3Error as e:
         if args.debug:
             raise
-        print(f"s3kit: error: {e}", file=sys.stderr)
+        # the message is the server's text and may quote a key: escaped like every name
+        print(escape(f"s3kit: error: {e}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("s3kit: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from ..client import S3Client
 from ..errors import NoSuchKey, S3Error
 from ..models import ObjectInfo
+from .escape import escape
 from .filters import Filters, relative_name
 from .paths import S3Path, UsageError, dir_prefix, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
@@ -24,12 +25,19 @@ Loc = str | S3Path  # a local path, "-" or an S3 location
 
 
 class Context:
-    """Parsed arguments, the client (made on first use), output and failure counting."""
+    """Parsed arguments, the client (made on first use), output and failure counting.
+
+    Every human-readable line goes out through ``out``, ``info``, ``event``, ``warn`` or
+    ``fail``, which escape control characters (see escape.py): keys and file names are
+    data from elsewhere, and must not drive the user's terminal. ``--json`` lines go out
+    through ``out_exact``: JSON escapes controls itself and must carry the exact name.
+    """
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.concurrency = max(1, args.concurrency or 8)
         self.quiet = bool(args.quiet)
+        self.json = bool(getattr(args, "json", False))
         self.filters = Filters(getattr(args, "filters", None) or [])
         self.follow_symlinks = bool(getattr(args, "follow_symlinks", True))
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
@@ -55,20 +63,39 @@ class Context:
                 stream.flush()
 
     def out(self, line: str) -> None:
+        self._write(sys.stdout, escape(line))
+
+    def out_exact(self, line: str) -> None:
         self._write(sys.stdout, line)
 
     def info(self, line: str) -> None:
         if not self.quiet:
-            self._write(sys.stdout, line)
+            self._write(sys.stdout, escape(line))
+
+    def event(self, action: str, src: Loc, dst: Loc | None = None, *, dryrun: bool = False) -> None:
+        """One transfer or deletion done (or, with --dryrun, to be done)."""
+        if self.quiet:
+            return
+        if self.json:
+            rec: dict[str, Any] = {"action": action}
+            if dst is None:
+                rec["path"] = str(src)
+            else:
+                rec.update(src=str(src), dst=str(dst))
+            rec["dryrun"] = dryrun
+            self._write(sys.stdout, json.dumps(rec))
+            return
+        line = f"{action}: {src}" if dst is None else f"{action}: {src} to {dst}"
+        self._write(sys.stdout, escape(f"(dryrun) {line}" if dryrun else line))
 
     def warn(self, line: str) -> None:
         """Something skipped that is not a failure (aws-cli prints such warnings too)."""
-        self._write(sys.stderr, f"s3kit: warning: {line}")
+        self._write(sys.stderr, escape(f"s3kit: warning: {line}"))
 
     def fail(self, line: str) -> None:
         with self._lock:
             self.failures += 1
-        self._write(sys.stderr, f"s3kit: {line}")
+        self._write(sys.stderr, escape(f"s3kit: {line}"))
 
     def close(self) -> None:
         if self._client is not None:
@@ -95,7 +122,7 @@ def cmd_ls(ctx: Context) -> int:
         for b in ctx.client.list_buckets():
             if a.json:
                 created = b.creation_date.isoformat() if b.creation_date else None
-                ctx.out(json.dumps({"bucket": b.name, "created": created}))
+                ctx.out_exact(json.dumps({"bucket": b.name, "created": created}))
             else:
                 ctx.out(f"{_date(b.creation_date)} {b.name}")
         return 0
@@ -107,9 +134,9 @@ def cmd_ls(ctx: Context) -> int:
 
     def show(o: ObjectInfo) -> None:
         if a.json:
-            ctx.out(json.dumps({"key": o.key, "size": o.size, "etag": o.etag,
-                                "last_modified": o.last_modified.isoformat() if o.last_modified else None,
-                                "storage_class": o.storage_class}))
+            ctx.out_exact(json.dumps({"key": o.key, "size": o.size, "etag": o.etag,
+                                      "last_modified": o.last_modified.isoformat() if o.last_modified else None,
+                                      "storage_class": o.storage_class}))
         else:
             ctx.out(f"{_date(o.last_modified)} {size(o.size)} {o.key if a.recursive else o.key[len(base):]}")
 
@@ -123,7 +150,10 @@ def cmd_ls(ctx: Context) -> int:
     # one level, as `aws s3 ls s3://b/logs`: PRE logs/, PRE logs-old/, logs, logs.txt, ...
     listing = bucket.list_dir(loc.key)
     for p in listing.prefixes:
-        ctx.out(json.dumps({"prefix": p}) if a.json else f"{'PRE':>30} {p[len(base):]}")
+        if a.json:
+            ctx.out_exact(json.dumps({"prefix": p}))
+        else:
+            ctx.out(f"{'PRE':>30} {p[len(base):]}")
     for o in listing.objects:
         show(o)
     return 0
@@ -165,7 +195,6 @@ def cmd_rb(ctx: Context) -> int:
 
 
 def _delete_keys(ctx: Context, bucket: Any, keys: list[str], dryrun: bool) -> None:
-    prefix = "(dryrun) " if dryrun else ""
     if not dryrun and keys:
         try:
             bucket.delete_many(keys)
@@ -177,7 +206,7 @@ def _delete_keys(ctx: Context, bucket: Any, keys: list[str], dryrun: bool) -> No
             if not failed:
                 raise
     for k in keys:
-        ctx.info(f"{prefix}delete: s3://{bucket.name}/{k}")
+        ctx.event("delete", S3Path(bucket.name, k), dryrun=dryrun)
 
 
 def cmd_rm(ctx: Context) -> int:
@@ -197,10 +226,10 @@ def cmd_rm(ctx: Context) -> int:
     if ctx.args.dryrun:
         if not bucket.exists(loc.key):
             raise NoSuchKey("", bucket=loc.bucket, key=loc.key, status=404)
-        ctx.info(f"(dryrun) delete: {loc}")
+        ctx.event("delete", loc, dryrun=True)
         return 0
     bucket.delete(loc.key)
-    ctx.info(f"delete: {loc}")
+    ctx.event("delete", loc)
     return 0
 
 
@@ -220,7 +249,7 @@ def cmd_presign(ctx: Context) -> int:
     loc = parse_s3(ctx.args.path)
     if not loc.key:
         raise UsageError("presign needs s3://bucket/key")
-    ctx.out(ctx.client.bucket(loc.bucket).presign(loc.key, method=ctx.args.method, expires=ctx.args.expires))
+    ctx.out_exact(ctx.client.bucket(loc.bucket).presign(loc.key, method=ctx.args.method, expires=ctx.args.expires))
     return 0
 
 
@@ -297,7 +326,7 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
     """Transfer items in parallel with progress; report each success and failure."""
     if dryrun:
         for it in items:
-            ctx.info(f"(dryrun) {_verb(it, move)}: {it.src} to {it.dst}")
+            ctx.event(_verb(it, move), it.src, it.dst, dryrun=True)
         return
     if not items:
         return
@@ -318,7 +347,7 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
             ctx.fail(f"{_verb(item, move)} failed: {item.src} to {item.dst}: {e}")
             return
         if item.dst != "-":
-            ctx.info(f"{_verb(item, move)}: {item.src} to {item.dst}")
+            ctx.event(_verb(item, move), item.src, item.dst)
 
     ex = ThreadPoolExecutor(min(ctx.concurrency, len(items)), thread_name_prefix="s3kit-cli")
     futures = [ex.submit(one, it) for it in items]
@@ -491,7 +520,7 @@ def _sync_down(ctx: Context, src: S3Path, dst: str) -> tuple[list[Item], list[Lo
 def _delete_all(ctx: Context, targets: list[Loc], dryrun: bool) -> None:
     for d in targets:
         if dryrun:
-            ctx.info(f"(dryrun) delete: {d}")
+            ctx.event("delete", d, dryrun=True)
             continue
         try:
             if isinstance(d, S3Path):
@@ -501,7 +530,7 @@ def _delete_all(ctx: Context, targets: list[Loc], dryrun: bool) -> None:
         except (S3Error, OSError) as e:
             ctx.fail(f"delete failed: {d}: {e}")
             continue
-        ctx.info(f"delete: {d}")
+        ctx.event("delete", d)
 
 
 def cmd_sync(ctx: Context) -> int:
