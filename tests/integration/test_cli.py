@@ -199,17 +199,16 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
         assert b"Traceback" not in p.stderr
 
 
-def test_progress_bar_on_a_terminal(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+def run_on_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run the command on a pseudo-terminal; its exit code and everything it showed."""
     import pty
     import select
 
-    f = tmp_path / "big.bin"
-    f.write_bytes(os.urandom(20 * 1024 * 1024))
     pid, fd = pty.fork()
     if pid == 0:  # child: the real command on a pseudo-terminal
         os.environ.clear()
-        os.environ.update(env, TERM="xterm-256color", COLUMNS="120")
-        os.execv(EXE, [EXE, "cp", str(f), f"s3://{cbucket.name}/big.bin"])
+        os.environ.update(env, TERM="xterm-256color", COLUMNS="160")
+        os.execv(EXE, [EXE, *args])
     out = b""
     while True:
         r, _, _ = select.select([fd], [], [], 60)
@@ -223,14 +222,35 @@ def test_progress_bar_on_a_terminal(env: dict[str, str], cbucket: S3Bucket, tmp_
             break
         out += chunk
     _, status = os.waitpid(pid, 0)
-    text = out.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal(env: dict[str, str], cbucket: S3Bucket, tmp_path: Path) -> None:
+    f = tmp_path / "big.bin"
+    f.write_bytes(os.urandom(20 * 1024 * 1024))
+    code, text = run_on_terminal(env, "cp", str(f), f"s3://{cbucket.name}/big.bin")
+    assert code == 0, text
     assert "big.bin" in text and "\u2501" in text, text  # the file's bar
     assert "21.0/21.0 MB" in text, text  # bytes done / total (20 MiB = 21.0 MB)
     assert "B/s" in text and "0:00:00" in text, text  # rate and time remaining
     # piped (no terminal): no progress output at all
     piped = run(env, "cp", str(f), f"s3://{cbucket.name}/big2.bin")
     assert b"MB" not in piped.stderr and piped.stderr == b""
+
+    # a hostile name (issue 10): an OSC title change, rich markup, an emoji code, a newline.
+    # One PUT (below the 8 MiB multipart threshold): multipart uploads of keys holding such
+    # control characters fail in the library (RGW answers with &#x1b; in the XML).
+    name = "evil\x1b]0;pwned\x07[red]x[bold]:smile:\n.bin"  # no "/": it is a file name
+    h = tmp_path / name
+    h.write_bytes(os.urandom(6 * 1024 * 1024))
+    code, text = run_on_terminal(env, "cp", str(h), f"s3://{cbucket.name}/")
+    assert code == 0, ascii(text)
+    assert cbucket.exists(name)
+    assert "\x1b]0;pwned" not in text and "\x07" not in text, ascii(text)
+    # the bar shows the name escaped, literally: no style applied, no emoji
+    assert "evil\\033]0;pwned\\a[red]x[bold]:smile:\\n.bin" in text and "\u2501" in text, ascii(text)
+    # and so does the final line on stdout (a terminal too, which rich wraps at its width)
+    assert "upload: " in text and "\\n.bin to " in text, ascii(text)
 
 
 def _interrupt_when(proc: subprocess.Popen[bytes], ready, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .escape import escape
+from .filters import FilterAction
 from .paths import UsageError
 
 __all__ = ["main"]
@@ -26,6 +28,25 @@ def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--quiet", "-q", action="store_true", default=d or False, help="print only errors")
     p.add_argument("--no-progress", action="store_true", default=d or False, help="no progress bars")
     p.add_argument("--debug", action="store_true", default=d or False, help="tracebacks and debug logs")
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    # one list for both options, in command-line order: the last filter that matches decides
+    p.add_argument("--exclude", action=FilterAction, dest="filters", metavar="GLOB",
+                   help="skip paths matching GLOB (relative to the source directory; * matches /)")
+    p.add_argument("--include", action=FilterAction, dest="filters", metavar="GLOB",
+                   help="do not skip paths matching GLOB (only a later --exclude overrides it)")
+
+
+def _symlink_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=True,
+                   help="upload what symbolic links point to (the default)")
+    p.add_argument("--no-follow-symlinks", dest="follow_symlinks", action="store_false",
+                   help="skip symbolic links in a source directory")
+
+
+def _json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with exact names")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--content-type")
         p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
         p.add_argument("--dryrun", action="store_true")
+        _filter_options(p)
+        _symlink_options(p)
+        _json_option(p)
 
     p = sub.add_parser("rm", parents=[common], help="delete objects")
     p.add_argument("path")
     p.add_argument("--recursive", "-r", action="store_true")
     p.add_argument("--dryrun", action="store_true")
+    _filter_options(p)
+    _json_option(p)
 
     p = sub.add_parser("cat", parents=[common], help="write an object to stdout")
     p.add_argument("path")
@@ -75,20 +101,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dst")
     p.add_argument("--delete", action="store_true", help="delete destination files absent from the source")
     p.add_argument("--dryrun", action="store_true")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB")
     p.add_argument("--content-type")
     p.add_argument("--metadata", nargs="+", default=[], metavar="K=V")
+    _filter_options(p)
+    _symlink_options(p)
+    _json_option(p)
     return parser
+
+
+def _debug_logging() -> None:
+    import logging  # only here: the CLI starts without it
+
+    class EscapingFormatter(logging.Formatter):
+        """--debug lines quote keys and server answers: escaped like all other output."""
+
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            return escape(super().formatMessage(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter())
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        _debug_logging()
     from ..errors import S3Error
     from .commands import Context, run
 
@@ -98,12 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(ctx)
     except UsageError as e:
         parser.print_usage(sys.stderr)
-        print(f"s3kit: error: {e}", file=sys.stderr)
+        print(escape(f"s3kit: error: {e}"), file=sys.stderr)
         return 2
     except S3Error as e:
         if args.debug:
             raise
-        print(f"s3kit: error: {e}", file=sys.stderr)
+        # the message is the server's text and may quote a key: escaped like every name
+        print(escape(f"s3kit: error: {e}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("s3kit: interrupted", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
@@ -16,19 +15,31 @@ from typing import Any, NamedTuple
 from ..client import S3Client
 from ..errors import NoSuchKey, S3Error
 from ..models import ObjectInfo
-from .paths import S3Path, UsageError, human, is_s3, parse_s3, safe_local_path
+from .escape import escape
+from .filters import Filters, relative_name
+from .paths import S3Path, UsageError, dir_prefix, human, is_s3, parse_s3, safe_local_path
 from .progress import Cancelled, Display
+from .walk import LocalFile, walk
 
 Loc = str | S3Path  # a local path, "-" or an S3 location
 
 
 class Context:
-    """Parsed arguments, the client (made on first use), output and failure counting."""
+    """Parsed arguments, the client (made on first use), output and failure counting.
+
+    Every human-readable line goes out through ``out``, ``info``, ``event``, ``warn`` or
+    ``fail``, which escape control characters (see escape.py): keys and file names are
+    data from elsewhere, and must not drive the user's terminal. ``--json`` lines go out
+    through ``out_exact``: JSON escapes controls itself and must carry the exact name.
+    """
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.concurrency = max(1, args.concurrency or 8)
         self.quiet = bool(args.quiet)
+        self.json = bool(getattr(args, "json", False))
+        self.filters = Filters(getattr(args, "filters", None) or [])
+        self.follow_symlinks = bool(getattr(args, "follow_symlinks", True))
         self.show_progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
         self.failures = 0
         self._client: S3Client | None = None
@@ -52,16 +63,39 @@ class Context:
                 stream.flush()
 
     def out(self, line: str) -> None:
+        self._write(sys.stdout, escape(line))
+
+    def out_exact(self, line: str) -> None:
         self._write(sys.stdout, line)
 
     def info(self, line: str) -> None:
         if not self.quiet:
-            self._write(sys.stdout, line)
+            self._write(sys.stdout, escape(line))
+
+    def event(self, action: str, src: Loc, dst: Loc | None = None, *, dryrun: bool = False) -> None:
+        """One transfer or deletion done (or, with --dryrun, to be done)."""
+        if self.quiet:
+            return
+        if self.json:
+            rec: dict[str, Any] = {"action": action}
+            if dst is None:
+                rec["path"] = str(src)
+            else:
+                rec.update(src=str(src), dst=str(dst))
+            rec["dryrun"] = dryrun
+            self._write(sys.stdout, json.dumps(rec))
+            return
+        line = f"{action}: {src}" if dst is None else f"{action}: {src} to {dst}"
+        self._write(sys.stdout, escape(f"(dryrun) {line}" if dryrun else line))
+
+    def warn(self, line: str) -> None:
+        """Something skipped that is not a failure (aws-cli prints such warnings too)."""
+        self._write(sys.stderr, escape(f"s3kit: warning: {line}"))
 
     def fail(self, line: str) -> None:
         with self._lock:
             self.failures += 1
-        self._write(sys.stderr, f"s3kit: {line}")
+        self._write(sys.stderr, escape(f"s3kit: {line}"))
 
     def close(self) -> None:
         if self._client is not None:
@@ -88,7 +122,7 @@ def cmd_ls(ctx: Context) -> int:
         for b in ctx.client.list_buckets():
             if a.json:
                 created = b.creation_date.isoformat() if b.creation_date else None
-                ctx.out(json.dumps({"bucket": b.name, "created": created}))
+                ctx.out_exact(json.dumps({"bucket": b.name, "created": created}))
             else:
                 ctx.out(f"{_date(b.creation_date)} {b.name}")
         return 0
@@ -100,20 +134,26 @@ def cmd_ls(ctx: Context) -> int:
 
     def show(o: ObjectInfo) -> None:
         if a.json:
-            ctx.out(json.dumps({"key": o.key, "size": o.size, "etag": o.etag,
-                                "last_modified": o.last_modified.isoformat() if o.last_modified else None,
-                                "storage_class": o.storage_class}))
+            ctx.out_exact(json.dumps({"key": o.key, "size": o.size, "etag": o.etag,
+                                      "last_modified": o.last_modified.isoformat() if o.last_modified else None,
+                                      "storage_class": o.storage_class}))
         else:
             ctx.out(f"{_date(o.last_modified)} {size(o.size)} {o.key if a.recursive else o.key[len(base):]}")
 
     base = loc.key[: loc.key.rfind("/") + 1]
     if a.recursive:
+        # a plain key prefix, as `aws s3 ls --recursive s3://b/logs` (logs-old/x too): listing
+        # is harmless, and it is the one way to see every key starting with a string
         for o in bucket.iter_objects(loc.key):
             show(o)
         return 0
+    # one level, as `aws s3 ls s3://b/logs`: PRE logs/, PRE logs-old/, logs, logs.txt, ...
     listing = bucket.list_dir(loc.key)
     for p in listing.prefixes:
-        ctx.out(json.dumps({"prefix": p}) if a.json else f"{'PRE':>30} {p[len(base):]}")
+        if a.json:
+            ctx.out_exact(json.dumps({"prefix": p}))
+        else:
+            ctx.out(f"{'PRE':>30} {p[len(base):]}")
     for o in listing.objects:
         show(o)
     return 0
@@ -153,7 +193,6 @@ def cmd_rb(ctx: Context) -> int:
 
 
 def _delete_keys(ctx: Context, bucket: Any, keys: list[str], dryrun: bool) -> None:
-    prefix = "(dryrun) " if dryrun else ""
     if not dryrun and keys:
         try:
             bucket.delete_many(keys)
@@ -165,24 +204,30 @@ def _delete_keys(ctx: Context, bucket: Any, keys: list[str], dryrun: bool) -> No
             if not failed:
                 raise
     for k in keys:
-        ctx.info(f"{prefix}delete: s3://{bucket.name}/{k}")
+        ctx.event("delete", S3Path(bucket.name, k), dryrun=dryrun)
 
 
 def cmd_rm(ctx: Context) -> int:
     loc = parse_s3(ctx.args.path)
     bucket = ctx.client.bucket(loc.bucket)
     if ctx.args.recursive:
-        _delete_keys(ctx, bucket, [o.key for o in bucket.iter_objects(loc.key)], ctx.args.dryrun)
+        # s3://b/logs means the directory logs/, as in cp and sync (and aws s3 rm): a plain
+        # prefix would also delete logs-old/..., logsx and the object "logs" itself
+        prefix = dir_prefix(loc.key)
+        keys = [o.key for o in bucket.iter_objects(prefix) if ctx.filters.included(o.key[len(prefix):])]
+        _delete_keys(ctx, bucket, keys, ctx.args.dryrun)
         return 0
     if not loc.key:
         raise UsageError("rm needs s3://bucket/key (or --recursive)")
+    if not ctx.filters.included(relative_name(loc.key)):
+        return 0
     if ctx.args.dryrun:
         if not bucket.exists(loc.key):
             raise NoSuchKey("", bucket=loc.bucket, key=loc.key, status=404)
-        ctx.info(f"(dryrun) delete: {loc}")
+        ctx.event("delete", loc, dryrun=True)
         return 0
     bucket.delete(loc.key)
-    ctx.info(f"delete: {loc}")
+    ctx.event("delete", loc)
     return 0
 
 
@@ -202,7 +247,7 @@ def cmd_presign(ctx: Context) -> int:
     loc = parse_s3(ctx.args.path)
     if not loc.key:
         raise UsageError("presign needs s3://bucket/key")
-    ctx.out(ctx.client.bucket(loc.bucket).presign(loc.key, method=ctx.args.method, expires=ctx.args.expires))
+    ctx.out_exact(ctx.client.bucket(loc.bucket).presign(loc.key, method=ctx.args.method, expires=ctx.args.expires))
     return 0
 
 
@@ -279,7 +324,7 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
     """Transfer items in parallel with progress; report each success and failure."""
     if dryrun:
         for it in items:
-            ctx.info(f"(dryrun) {_verb(it, move)}: {it.src} to {it.dst}")
+            ctx.event(_verb(it, move), it.src, it.dst, dryrun=True)
         return
     if not items:
         return
@@ -300,7 +345,7 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
             ctx.fail(f"{_verb(item, move)} failed: {item.src} to {item.dst}: {e}")
             return
         if item.dst != "-":
-            ctx.info(f"{_verb(item, move)}: {item.src} to {item.dst}")
+            ctx.event(_verb(item, move), item.src, item.dst)
 
     ex = ThreadPoolExecutor(min(ctx.concurrency, len(items)), thread_name_prefix="s3kit-cli")
     futures = [ex.submit(one, it) for it in items]
@@ -320,36 +365,32 @@ def run_items(ctx: Context, items: list[Item], *, move: bool = False, dryrun: bo
     display.close()
 
 
-def _local_files(root: str) -> dict[str, tuple[str, int, float]]:
-    """rel posix path -> (path, size, mtime) for every regular file under root."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            path = os.path.join(dirpath, fn)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if not os.path.isfile(path):
-                continue
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            out[rel] = (path, st.st_size, st.st_mtime)
-    return out
-
-
-def _dir_prefix(key: str) -> str:
-    return key if not key or key.endswith("/") else key + "/"
+def _local_tree(ctx: Context, root: str) -> tuple[dict[str, LocalFile], set[str]]:
+    """The files under a local directory that the filters keep, and the paths skipped with
+    a warning (printed here)."""
+    tree = walk(root, ctx.follow_symlinks)
+    for w in tree.warnings:
+        ctx.warn(w)
+    return {rel: f for rel, f in tree.files.items() if ctx.filters.included(rel)}, tree.skipped
 
 
 def _s3_files(ctx: Context, loc: S3Path) -> dict[str, ObjectInfo]:
-    prefix = _dir_prefix(loc.key)
+    """The objects under the directory ``loc`` that the filters keep, by relative key."""
+    prefix = dir_prefix(loc.key)
     out = {}
     for o in ctx.client.bucket(loc.bucket).iter_objects(prefix):
         rel = o.key[len(prefix):]
-        if rel and not rel.endswith("/"):  # skip "folder" marker objects
+        if rel and not rel.endswith("/") and ctx.filters.included(rel):  # skip "folder" marker objects
             out[rel] = o
     return out
+
+
+def _protected(rel: str, skipped: set[str]) -> bool:
+    """Whether ``rel`` is, or lies under, a source path that was skipped with a warning."""
+    if not skipped:
+        return False
+    parts = rel.split("/")
+    return any("/".join(parts[:i]) in skipped for i in range(len(parts) + 1))
 
 
 def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> list[Item]:
@@ -370,6 +411,11 @@ def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> lis
         raise UsageError(f"{src!r} is a directory (use --recursive)")
     if isinstance(src, S3Path) and (not src.key or src.key.endswith("/")):
         raise UsageError(f"{src} is a prefix (use --recursive)")
+    # a single file meets the filters by its name (aws-cli: relative to the directory holding
+    # it); a stream has no name and, as in aws-cli, no filters
+    if src != "-" and not ctx.filters.included(relative_name(src.key if isinstance(src, S3Path) else
+                                                              src.replace(os.sep, "/"))):
+        return []
     size: int | None = None
     if isinstance(src, str) and src != "-":
         size = os.path.getsize(src)
@@ -385,18 +431,20 @@ def _plan_copy(ctx: Context, src_arg: str, dst_arg: str, recursive: bool) -> lis
 
 
 def _plan_tree(ctx: Context, src: Loc, dst: Loc) -> list[Item]:
+    """Every item of a recursive copy; an S3 source or destination is a directory."""
     items = []
     if isinstance(src, str):
         if not os.path.isdir(src):
             raise UsageError(f"{src!r} is not a directory")
         assert isinstance(dst, S3Path)
-        base = S3Path(dst.bucket, _dir_prefix(dst.key))
-        for rel, (path, size, _) in _local_files(src).items():
-            items.append(Item(path, base.join(rel), size))
-        return items
+        base = S3Path(dst.bucket, dir_prefix(dst.key))
+        files, _ = _local_tree(ctx, src)
+        return [Item(f.path, base.join(rel), f.size) for rel, f in sorted(files.items())]
+    if isinstance(dst, str) and not ctx.args.dryrun:
+        os.makedirs(dst, exist_ok=True)  # even when nothing matches, as aws-cli does (and sync here)
     for rel, o in _s3_files(ctx, src).items():
         if isinstance(dst, S3Path):
-            items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, _dir_prefix(dst.key) + rel), o.size))
+            items.append(Item(S3Path(src.bucket, o.key), S3Path(dst.bucket, dir_prefix(dst.key) + rel), o.size))
             continue
         target = safe_local_path(dst, rel)
         if target is None:
@@ -417,69 +465,60 @@ def cmd_mv(ctx: Context) -> int:
     return cmd_cp(ctx, move=True)
 
 
-def _filtered(ctx: Context, rels: Any) -> set[str]:
-    """Apply --exclude / --include: a path is skipped if it matches an exclude and no include."""
-    ex, inc = ctx.args.exclude, ctx.args.include
-
-    def excluded(r: str) -> bool:
-        return any(fnmatch.fnmatch(r, g) for g in ex) and not any(fnmatch.fnmatch(r, g) for g in inc)
-
-    return {r for r in rels if not excluded(r)}
+# -- sync: the filters choose on both sides, so an excluded file is neither copied nor
+# deleted (aws-cli: "files excluded by filters are excluded from deletion")
 
 
-def cmd_sync(ctx: Context) -> int:
-    a = ctx.args
-    src_s3, dst_s3 = is_s3(a.src), is_s3(a.dst)
-    if not (src_s3 or dst_s3):
-        raise UsageError("one of SRC and DST must be an s3:// URL")
-    items: list[Item] = []
-    deletions: list[Loc] = []
-    if not src_s3:
-        if not os.path.isdir(a.src):
-            raise UsageError(f"{a.src!r} is not a directory")
-        local = _local_files(a.src)
-        dst = parse_s3(a.dst)
-        remote = _s3_files(ctx, dst)
-        base = S3Path(dst.bucket, _dir_prefix(dst.key))
-        for rel in sorted(_filtered(ctx, local)):
-            path, size, mtime = local[rel]
-            o = remote.get(rel)
-            if o is None or o.size != size or (o.last_modified is not None and mtime > o.last_modified.timestamp()):
-                items.append(Item(path, base.join(rel), size))
-        if a.delete:
-            deletions = [base.join(r) for r in sorted(_filtered(ctx, remote)) if r not in local]
-    else:
-        src = parse_s3(a.src)
-        remote = _s3_files(ctx, src)
-        if dst_s3:
-            dst = parse_s3(a.dst)
-            theirs = _s3_files(ctx, dst)
-            base = S3Path(dst.bucket, _dir_prefix(dst.key))
-            for rel in sorted(_filtered(ctx, remote)):
-                o, t = remote[rel], theirs.get(rel)
-                if t is None or t.size != o.size or t.etag != o.etag:
-                    items.append(Item(S3Path(src.bucket, o.key), base.join(rel), o.size))
-            if a.delete:
-                deletions = [base.join(r) for r in sorted(_filtered(ctx, theirs)) if r not in remote]
-        else:
-            os.makedirs(a.dst, exist_ok=True)
-            local = _local_files(a.dst)
-            for rel in sorted(_filtered(ctx, remote)):
-                o = remote[rel]
-                target = safe_local_path(a.dst, rel)
-                if target is None:
-                    ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {a.dst!r}")
-                    continue
-                have = local.get(rel)
-                lm = o.last_modified.timestamp() if o.last_modified else 0.0
-                if have is None or have[1] != o.size or lm > have[2] + 1:
-                    items.append(Item(S3Path(src.bucket, o.key), target, o.size))
-            if a.delete:
-                deletions = [local[r][0] for r in sorted(_filtered(ctx, local)) if r not in remote]
-    run_items(ctx, items, dryrun=a.dryrun)
-    for d in deletions:
-        if a.dryrun:
-            ctx.info(f"(dryrun) delete: {d}")
+def _sync_up(ctx: Context, src: str, dst: S3Path) -> tuple[list[Item], list[Loc]]:
+    if not os.path.isdir(src):
+        raise UsageError(f"{src!r} is not a directory")
+    local, skipped = _local_tree(ctx, src)
+    remote = _s3_files(ctx, dst)
+    base = S3Path(dst.bucket, dir_prefix(dst.key))
+    items = []
+    for rel, f in sorted(local.items()):
+        o = remote.get(rel)
+        if o is None or o.size != f.size or (o.last_modified is not None and f.mtime > o.last_modified.timestamp()):
+            items.append(Item(f.path, base.join(rel), f.size))
+    # a source file skipped with a warning (a broken link, say) is unknown, not deleted
+    deletions: list[Loc] = [base.join(r) for r in sorted(remote) if r not in local and not _protected(r, skipped)]
+    return items, deletions
+
+
+def _sync_s3(ctx: Context, src: S3Path, dst: S3Path) -> tuple[list[Item], list[Loc]]:
+    remote, theirs = _s3_files(ctx, src), _s3_files(ctx, dst)
+    base = S3Path(dst.bucket, dir_prefix(dst.key))
+    items = []
+    for rel, o in sorted(remote.items()):
+        t = theirs.get(rel)
+        if t is None or t.size != o.size or t.etag != o.etag:
+            items.append(Item(S3Path(src.bucket, o.key), base.join(rel), o.size))
+    deletions: list[Loc] = [base.join(r) for r in sorted(theirs) if r not in remote]
+    return items, deletions
+
+
+def _sync_down(ctx: Context, src: S3Path, dst: str) -> tuple[list[Item], list[Loc]]:
+    os.makedirs(dst, exist_ok=True)
+    remote = _s3_files(ctx, src)
+    local, _ = _local_tree(ctx, dst)
+    items = []
+    for rel, o in sorted(remote.items()):
+        target = safe_local_path(dst, rel)
+        if target is None:
+            ctx.fail(f"skipping s3://{src.bucket}/{o.key}: it would be written outside {dst!r}")
+            continue
+        have = local.get(rel)
+        lm = o.last_modified.timestamp() if o.last_modified else 0.0
+        if have is None or have.size != o.size or lm > have.mtime + 1:
+            items.append(Item(S3Path(src.bucket, o.key), target, o.size))
+    deletions: list[Loc] = [local[r].path for r in sorted(local) if r not in remote]
+    return items, deletions
+
+
+def _delete_all(ctx: Context, targets: list[Loc], dryrun: bool) -> None:
+    for d in targets:
+        if dryrun:
+            ctx.event("delete", d, dryrun=True)
             continue
         try:
             if isinstance(d, S3Path):
@@ -489,7 +528,23 @@ def cmd_sync(ctx: Context) -> int:
         except (S3Error, OSError) as e:
             ctx.fail(f"delete failed: {d}: {e}")
             continue
-        ctx.info(f"delete: {d}")
+        ctx.event("delete", d)
+
+
+def cmd_sync(ctx: Context) -> int:
+    a = ctx.args
+    src_s3, dst_s3 = is_s3(a.src), is_s3(a.dst)
+    if not (src_s3 or dst_s3):
+        raise UsageError("one of SRC and DST must be an s3:// URL")
+    if not src_s3:
+        items, deletions = _sync_up(ctx, a.src, parse_s3(a.dst))
+    elif dst_s3:
+        items, deletions = _sync_s3(ctx, parse_s3(a.src), parse_s3(a.dst))
+    else:
+        items, deletions = _sync_down(ctx, parse_s3(a.src), a.dst)
+    run_items(ctx, items, dryrun=a.dryrun)
+    if a.delete:
+        _delete_all(ctx, deletions, a.dryrun)
     return 0
 
 

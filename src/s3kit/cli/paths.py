@@ -36,6 +36,15 @@ def parse_s3(arg: str) -> S3Path:
     return S3Path(bucket, key)
 
 
+def dir_prefix(key: str) -> str:
+    """The key prefix of the directory ``key`` names: ``logs`` -> ``logs/``; ``""`` is the bucket.
+
+    A recursive command on ``s3://b/logs`` means the directory ``logs/``, as in ``aws s3``;
+    the plain prefix ``logs`` would also take ``logs-old/...``, ``logsx`` and ``logs``.
+    """
+    return key if not key or key.endswith("/") else key + "/"
+
+
 def safe_local_path(dest_dir: str, rel: str) -> str | None:
     """``dest_dir/rel`` if it stays inside ``dest_dir``, else None (``../x``, ``/etc/x``)."""
     if not rel or rel.startswith("/") or "\x00" in rel:

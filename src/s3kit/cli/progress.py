@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .escape import escape_tail
+
 
 class Cancelled(Exception):
     """Raised inside transfers when the user pressed Ctrl-C, so they clean up."""
@@ -33,8 +35,11 @@ class Display:
                 )
             except ImportError:  # the library works without the cli extra
                 return
+            # markup=False: a description is a file name, shown as it is. With markup, rich
+            # would read "[red]x[/red]" as style tags and ":smile:" as an emoji code
+            # (rich.markup.escape covers the first, not the second)
             self._progress = Progress(
-                TextColumn("{task.description}", justify="left"), BarColumn(), DownloadColumn(),
+                TextColumn("{task.description}", justify="left", markup=False), BarColumn(), DownloadColumn(),
                 TransferSpeedColumn(), TimeRemainingColumn(), console=Console(file=sys.stderr),
                 transient=False,
             )
@@ -46,7 +51,8 @@ class Display:
         """A ``progress(done, total)`` callback for one file; raises Cancelled after Ctrl-C."""
         task = None
         if self._progress is not None:
-            task = self._progress.add_task(name if len(name) < 50 else "..." + name[-47:], total=size)
+            # escaped first (a name must not drive the terminal), then shortened between escapes
+            task = self._progress.add_task(escape_tail(name, 49), total=size)
         last = [0]
 
         def update(done: int, total: int | None) -> None:
