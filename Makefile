@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +23,12 @@ ceph:
 
 test: install ceph
 	$(BIN)/python -m pytest -q
+
+# ruff, mypy --strict (the library and the examples), and the import-layering contracts
+lint: install
+	$(BIN)/python -m ruff check src tests examples bench scripts
+	$(BIN)/python -m mypy src/s3kit examples
+	$(BIN)/lint-imports
 
 demo: install ceph
 	$(BIN)/python examples/demo.py

@@ -54,7 +54,7 @@ def free_port(count: int = 1) -> int:
                     ok = False
                     break
         if ok:
-            return port
+            return int(port)
     raise RuntimeError("no free port range found")
 
 

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import servers  # noqa: E402
 
 from s3kit import S3Bucket, S3Client  # noqa: E402
+from tests.aio_facade import LoopThread, async_client  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _stack = contextlib.ExitStack()
@@ -63,9 +64,47 @@ def make_client(srv: servers.Server, **kw: object) -> S3Client:
     return S3Client(srv.endpoint, srv.access_key, srv.secret_key, srv.region, **kw)  # type: ignore[arg-type]
 
 
+_loop_thread: LoopThread | None = None
+
+
+def loop_thread() -> LoopThread:
+    """One event loop in a background thread for the whole session (the async client's)."""
+    global _loop_thread
+    if _loop_thread is None:
+        _loop_thread = LoopThread()
+        _stack.callback(_loop_thread.stop)
+    return _loop_thread
+
+
+def make_async_client(srv: servers.Server, **kw: object) -> S3Client:
+    """An AsyncS3Client seen through the sync API (see tests/aio_facade.py)."""
+    return async_client(loop_thread(), srv.endpoint, srv.access_key, srv.secret_key, srv.region,  # type: ignore[return-value]
+                        **kw)
+
+
+def is_async(obj: object) -> bool:
+    """Whether a client or bucket fixture is the async client (through the facade)."""
+    from tests.aio_facade import _Facade
+
+    return isinstance(obj, _Facade)
+
+
+def client_of(kind: str, endpoint: str, access_key: str, secret_key: str, **kw: object) -> S3Client:
+    """An S3Client, or an AsyncS3Client seen through the same API, as ``kind`` says."""
+    if kind == "sync":
+        return S3Client(endpoint, access_key, secret_key, **kw)  # type: ignore[arg-type]
+    return async_client(loop_thread(), endpoint, access_key, secret_key, **kw)  # type: ignore[return-value]
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which client a test drives: S3Client, or AsyncS3Client through the same API."""
+    return str(request.param)
+
+
 @pytest.fixture()
-def client(server: servers.Server) -> Iterator[S3Client]:
-    with make_client(server) as c:
+def client(server: servers.Server, kind: str) -> Iterator[S3Client]:
+    with (make_client(server) if kind == "sync" else make_async_client(server)) as c:
         yield c
 
 

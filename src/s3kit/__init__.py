@@ -17,6 +17,7 @@ from .errors import (
     ConnectTimeout,
     CredentialsError,
     DeleteError,
+    EventLoopError,
     IncompleteBody,
     InvalidArgument,
     InvalidBucketName,
@@ -42,7 +43,8 @@ __version__ = "0.2.0.dev0"
 
 # Loaded when first named (see _lazy.py): what sits behind S3Bucket, the async client and
 # the records (typing.NamedTuple) is not needed to import s3kit or construct a client.
-_LAZY = {"S3Bucket": "bucket", "ObjectInfo": "models", "PutResult": "models", "Listing": "models"}
+_LAZY = {"S3Bucket": "bucket", "ObjectInfo": "models", "PutResult": "models", "Listing": "models",
+         "AsyncS3Client": "aio", "AsyncS3Bucket": "aio"}
 
 
 def __getattr__(name: str) -> object:
@@ -57,14 +59,16 @@ def __getattr__(name: str) -> object:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .aio import AsyncS3Bucket, AsyncS3Client
     from .bucket import S3Bucket
     from .models import Listing, ObjectInfo, PutResult
 
 __all__ = [
-    "S3Client", "S3Bucket", "S3Error", "Credentials", "Retry", "Timeout",
+    "S3Client", "S3Bucket", "AsyncS3Client", "AsyncS3Bucket", "S3Error", "Credentials", "Retry", "Timeout",
     "ObjectInfo", "PutResult", "Listing",
     "AccessDenied", "BucketAlreadyExists", "BucketNotEmpty", "ChecksumMismatch", "ConnectTimeout",
-    "CredentialsError", "DeleteError", "IncompleteBody", "InvalidArgument", "InvalidBucketName", "InvalidKey",
+    "CredentialsError", "DeleteError", "EventLoopError", "IncompleteBody", "InvalidArgument", "InvalidBucketName",
+    "InvalidKey",
     "InvalidRange", "InvalidType", "LocalFileChanged", "NoSuchBucket", "NoSuchKey", "NoSuchUpload", "NotModified",
     "OperationTimeout", "PoolTimeout", "PreconditionFailed", "ProtocolError", "ReadTimeout",
     "TransportError",

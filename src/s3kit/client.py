@@ -192,8 +192,9 @@ class S3Client:
 
     @property
     def credentials(self) -> Credentials:
-        """The credentials in use now (refreshed first if they are about to expire)."""
-        return self._run(self._engine.credentials.current())
+        """The credentials held now (no request is made: they are refreshed, when they can
+        be, before the request that needs them)."""
+        return self._engine.credentials.peek()
 
     @property
     def credentials_source(self) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "LocalFileChanged",
     "DeleteError",
     "ProtocolError",
+    "EventLoopError",
     "error_for",
 ]
 
@@ -231,6 +232,13 @@ class IncompleteBody(TransportError):
     """The response body ended before its Content-Length."""
 
     default_code = "IncompleteBody"
+
+
+class EventLoopError(S3Error):
+    """An ``AsyncS3Client`` was used from an event loop other than the one it is bound to
+    (while that one is still open): one client per loop."""
+
+    default_code = "EventLoopError"
 
 
 class ProtocolError(S3Error):

@@ -20,18 +20,57 @@ from .models import ObjectInfo, parse_iso_date
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
+_CHAR_REF = re.compile(rb"&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));|([\x00-\x08\x0b\x0c\x0e-\x1f])")
+_SHIELD = 0xF0000  # a restricted character c travels through the parser as chr(_SHIELD + c)
+_UNSHIELD = {_SHIELD + c: c for c in (*range(0, 9), 11, 12, *range(14, 32))}
+
+
+def _restricted(code: int) -> bool:
+    """Characters XML 1.0 forbids even as references (expat rejects them)."""
+    return code < 32 and code not in (9, 10, 13)
+
+
+def _shield(m: re.Match[bytes]) -> bytes:
+    if m.group(3) is not None:  # the raw byte (moto writes them unescaped)
+        return chr(_SHIELD + m.group(3)[0]).encode()
+    code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+    return chr(_SHIELD + code).encode() if _restricted(code) else m.group(0)
+
+
 def parse(body: bytes) -> Element:
-    """Parse an XML body (DTDs refused) into its root element."""
+    """Parse an XML body (DTDs refused) into its root element.
+
+    S3 servers write control characters in keys as references XML 1.0 forbids (Ceph RGW:
+    ``<Key>a&#x1b;b</Key>``) or even raw (moto); those are read exactly, not rejected.
+    """
     # XML keywords are case-sensitive, so these two tests catch every DTD.
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise ProtocolError("refusing XML with a DTD or entity declarations from the server")
-    parser = XMLParser()
     try:
-        parser.feed(body)
-        return parser.close()
+        return _feed(body)
     except ParseError as e:
-        snippet = body[:120].decode("utf-8", "replace")
-        raise ProtocolError(f"server sent malformed XML ({e}): {snippet!r}") from None
+        first = e
+    shielded = _CHAR_REF.sub(_shield, body)
+    if shielded != body:
+        try:
+            root = _feed(shielded)
+        except ParseError:
+            pass
+        else:
+            for el in root.iter():
+                if el.text:
+                    el.text = el.text.translate(_UNSHIELD)
+                if el.tail:
+                    el.tail = el.tail.translate(_UNSHIELD)
+            return root
+    snippet = body[:120].decode("utf-8", "replace")
+    raise ProtocolError(f"server sent malformed XML ({first}): {snippet!r}") from None
+
+
+def _feed(body: bytes) -> Element:
+    parser = XMLParser()
+    parser.feed(body)
+    return parser.close()
 
 
 def _local(tag: str) -> str:
@@ -148,13 +187,22 @@ def _fast_patterns() -> dict[str, Any]:
     return _fast
 
 
-def _xml_text(b: bytes) -> str:
-    s = b.decode("utf-8")
-    if "&" in s:
-        from html import unescape  # XML's five entities and numeric references
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_REF = re.compile(r"&(?:#x([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));")
 
-        s = unescape(s)
-    return s
+
+def _unref(m: re.Match[str]) -> str:
+    if m.group(3):
+        return _ENTITIES[m.group(3)]
+    code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+    return chr(code) if code <= 0x10FFFF else m.group(0)
+
+
+def _xml_text(b: bytes) -> str:
+    """XML text with its five entities and every numeric reference decoded (html.unescape
+    would drop control characters, which S3 keys may hold)."""
+    s = b.decode("utf-8")
+    return _REF.sub(_unref, s) if "&" in s else s
 
 
 def _scan_list_objects_v2(body: bytes) -> ListPage | None:

@@ -15,7 +15,7 @@ import threading
 from urllib.parse import urlsplit
 
 from s3kit import NoSuchKey, Retry, S3Client, S3Error, Timeout
-from tests.conftest import empty_and_delete, make_client, unique_bucket_name
+from tests.conftest import client_of, empty_and_delete, make_client, unique_bucket_name
 from tests.faults.proxy import FaultProxy
 
 OPS = 2000
@@ -39,7 +39,7 @@ class Model:
         self.possible[key] = self.get(key) | {value}
 
 
-def test_mixed_workload_under_faults(ceph_server: object) -> None:
+def test_mixed_workload_under_faults(ceph_server: object, kind: str) -> None:
     srv = ceph_server
     direct = make_client(srv)  # type: ignore[arg-type]
     name = unique_bucket_name("faults")
@@ -54,9 +54,9 @@ def test_mixed_workload_under_faults(ceph_server: object) -> None:
     stop = threading.Event()
     try:
         with FaultProxy((u.hostname, u.port), rate=0.10, seed=7, stall_seconds=1.2) as proxy:  # type: ignore[arg-type]
-            client = S3Client(proxy.endpoint, srv.access_key, srv.secret_key,  # type: ignore[attr-defined]
-                              timeout=Timeout(connect=2, read=0.5), retry=Retry(max_attempts=5, base=0.01),
-                              max_connections=8)
+            client = client_of(kind, proxy.endpoint, srv.access_key, srv.secret_key,  # type: ignore[attr-defined]
+                               timeout=Timeout(connect=2, read=0.5), retry=Retry(max_attempts=5, base=0.01),
+                               max_connections=8)
             bucket = client.bucket(name)
 
             def watch() -> None:
@@ -184,9 +184,11 @@ def test_mixed_workload_under_faults(ceph_server: object) -> None:
         empty_and_delete(direct, name)
 
 
-def test_shared_client_32_threads(ceph_server: object) -> None:
-    """5,000 mixed operations from 32 threads on one client: no errors, no cross-talk."""
-    client = make_client(ceph_server, max_connections=32)  # type: ignore[arg-type]
+def test_shared_client_32_threads(ceph_server: object, kind: str) -> None:
+    """5,000 mixed operations from 32 threads on one client: no errors, no cross-talk. With
+    the async client, the 32 threads' calls are 32 concurrent tasks on one event loop."""
+    s = ceph_server
+    client = client_of(kind, s.endpoint, s.access_key, s.secret_key, max_connections=32)  # type: ignore[attr-defined]
     name = unique_bucket_name("threads")
     bucket = client.create_bucket(name)
     errors: list[BaseException] = []

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,8 @@ def test_sync_delete_leaves_excluded_files_alone(env: dict[str, str], cbucket: S
     b = f"s3://{cbucket.name}"
     src = tmp_path / "src"
     make_local(src, ["keep.txt"])
+    old = time.time() - 60  # older than the object (RGW's LastModified has whole seconds)
+    os.utime(src / "keep.txt", (old, old))
     cbucket.put("d/keep.txt", b"keep.txt")  # the same size, newer: nothing to upload
     put_all(cbucket, ["d/stray.txt", "d/stray.log", "d/n/x.txt", "d/n/y.log"])
     # aws-cli: "files excluded by filters are excluded from deletion"; the later filter wins,

@@ -15,7 +15,7 @@ import pytest
 import s3kit
 from s3kit import Retry, S3Bucket, S3Client, transfer
 from s3kit import operations as ops
-from tests.conftest import ROOT, make_client
+from tests.conftest import ROOT, is_async, make_client
 from tests.faults.proxy import FaultProxy
 
 MiB = 1 << 20
@@ -160,6 +160,9 @@ def test_interrupted_download_leaves_no_file(server: object, bucket: S3Bucket, t
         c2.bucket(bucket.name).download_file("big", str(tmp_path / "t.bin"))
         assert (tmp_path / "t.bin").read_bytes() == data
 
+    if is_async(bucket):
+        return  # Ctrl-C interrupts the sync client; the async one is cancelled (test_async.py)
+
     def stop(done: int, total: int | None) -> None:
         if done > PART:
             raise KeyboardInterrupt
@@ -193,6 +196,9 @@ def test_failed_upload_aborts_multipart(server: object, bucket: S3Bucket, tmp_pa
     assert bucket.list_uploads() == []
     with pytest.raises(s3kit.NoSuchKey):
         bucket.head("k")
+
+    if is_async(bucket):
+        return  # Ctrl-C interrupts the sync client; the async one is cancelled (test_async.py)
 
     def interrupt(done: int, total: int | None) -> None:
         raise KeyboardInterrupt
@@ -334,3 +340,20 @@ def test_forced_crc32_does_not_break_compatible_servers(bucket: S3Bucket, tmp_pa
     bucket.upload_file(str(src), "ck", part_size=PART, checksum="crc32")
     bucket.put("small", b"abc", checksum="sha256")
     assert bucket.get("ck") == data and bucket.get("small") == b"abc"
+
+
+def test_multipart_keys_with_control_characters(server: object, bucket: S3Bucket, tmp_path: Path) -> None:
+    """Ceph RGW answers ``<Key>a&#x1b;b</Key>`` (invalid XML 1.0) and moto writes the raw
+    byte: the upload must complete, and the listing of uploads must still parse (it used to
+    raise and orphan the upload)."""
+    src = tmp_path / "f.bin"
+    data = pattern(PART + 7, 3)
+    src.write_bytes(data)
+    keys = ["mp\x1bkey", "bell\x07/x", "tab\tand\nnewline"]
+    if server.name == "moto":  # type: ignore[attr-defined]
+        keys.pop()  # moto's URL router answers 404 for a path holding a newline
+    for key in keys:
+        bucket.upload_file(str(src), key, part_size=PART)
+        assert bucket.get(key) == data
+    assert bucket.list_uploads() == []
+    assert sorted(bucket.list_objects()) == sorted(keys)

@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import InvalidArgument
+
 __all__ = ["FilterAction", "Filters", "Rule", "relative_name"]
 
 Rule = tuple[str, str]  # ("exclude" | "include", glob)
@@ -33,7 +35,7 @@ class Filters:
     def __init__(self, rules: Sequence[Rule] = ()) -> None:
         for kind, _ in rules:
             if kind not in ("exclude", "include"):
-                raise ValueError(f"filter kind must be 'exclude' or 'include', got {kind!r}")
+                raise InvalidArgument(f"filter kind must be 'exclude' or 'include', got {kind!r}")
         # fnmatchcase: case-sensitive everywhere, as aws-cli is on POSIX (fnmatch.fnmatch
         # would fold case on Windows); translate() makes "*" match "/" as fnmatch does
         self._rules = [(kind == "include", re.compile(fnmatch.translate(glob), re.DOTALL)) for kind, glob in rules]
@@ -66,7 +68,7 @@ class FilterAction(argparse.Action):
                  option_string: str | None = None) -> None:
         kind = (option_string or "").lstrip("-")
         if kind not in ("exclude", "include"):
-            raise ValueError(f"FilterAction serves --exclude and --include, not {option_string!r}")
+            raise InvalidArgument(f"FilterAction serves --exclude and --include, not {option_string!r}")
         rules = list(getattr(namespace, self.dest, None) or [])  # a copy: never append to the default
         rules.append((kind, str(values)))
         setattr(namespace, self.dest, rules)
