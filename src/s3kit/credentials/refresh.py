@@ -259,6 +259,9 @@ class RefreshingCredentials:
 
     def current(self) -> Flow[Credentials]:
         """A flow returning usable credentials, refreshing them when needed."""
+        creds = self._creds  # fast path, no lock: an attribute read is atomic
+        if creds is not None and (creds.expires_at is None or self._clock() < creds.expires_at - self.advisory_window):
+            return creds
         waited_for = 0  # the refresh attempt this caller is waiting on
         while True:
             now = self._clock()

@@ -21,6 +21,7 @@ from ..flow import Call, Send, Sleep
 from ..sigv4 import authorization, quote_param, sha256
 from ..transport import Timeout
 from . import Credentials
+from .container import ContainerProvider
 from .files import ProcessProvider, SharedConfig, SharedFilesProvider, profile_name
 from .imds import IMDSProvider
 from .refresh import CredentialChain, EnvProvider, RefreshingCredentials
@@ -344,8 +345,6 @@ class AssumeRoleProvider:
             elif cs == "Ec2InstanceMetadata":
                 source = IMDSProvider(ctx.env, settings=lambda: settings)
             elif cs == "EcsContainer":
-                from .container import ContainerProvider
-
                 source = ContainerProvider(ctx.env)
             else:
                 raise CredentialsError(f"{self.name}: credential_source {cs!r} of profile {name!r} is not one of "
@@ -410,7 +409,11 @@ class AssumeRoleProvider:
         code = None
         if self.mfa_serial:
             params["SerialNumber"] = self.mfa_serial
-            code = yield Call(self.mfa_prompt, f"Enter MFA code for {self.mfa_serial}: ")
+            try:
+                code = yield Call(self.mfa_prompt, f"Enter MFA code for {self.mfa_serial}: ")
+            except Exception as e:  # getpass without a terminal, a prompt callable failing...
+                raise CredentialsError(f"{self.name}: asking for the MFA code for {self.mfa_serial} failed: "
+                                       f"{type(e).__name__}") from None
             code = (code or "").strip()
             if not code:
                 raise CredentialsError(f"{self.name}: no MFA code was entered for {self.mfa_serial}")
