@@ -151,6 +151,8 @@ def jreply(status: int, doc: object, delay: float = 0.0) -> Reply:
 class Server:
     """``with Server(handler) as s:`` serves ``handler(req) -> Reply`` on ``s.url``."""
 
+    host = "127.0.0.1"
+
     def __init__(self, handler: Callable[[Req], Reply] | None = None) -> None:
         self.handler = handler or self.handle
         self.requests: list[Req] = []
@@ -186,8 +188,9 @@ class Server:
             daemon_threads = True
             block_on_close = False
             allow_reuse_address = True
+            address_family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
-        self.server = S(("127.0.0.1", 0), H)
+        self.server = S((self.host, 0), H)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def handle(self, req: Req) -> Reply:
@@ -199,7 +202,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def __enter__(self) -> Any:
         self.thread.start()

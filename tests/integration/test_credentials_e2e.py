@@ -82,7 +82,7 @@ def test_env_on_moto(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "env-session-token")
     creds, source = resolve()
-    assert source == "env"
+    assert (source, creds.access_key, creds.session_token) == ("env", "AKIDFROMENV", "env-session-token")
     roundtrip(moto_server.endpoint, creds)
 
 
@@ -152,7 +152,7 @@ def test_process_on_moto(moto_server: Any, home: Path, tmp_path: Path) -> None:
                  "'SecretAccessKey': 'proc-secret', 'SessionToken': 'proc-token'}))\n")
     write(home / ".aws" / "config", f"[default]\ncredential_process = {exe}\n")
     creds, source = resolve()
-    assert source == "credential-process"
+    assert (source, creds.access_key, creds.session_token) == ("credential-process", "AKIDPROC", "proc-token")
     roundtrip(moto_server.endpoint, creds)
 
 

@@ -103,6 +103,10 @@ SCENARIOS = {
                                   "[default]\ncredential_process = {proc}\n", None),
     "process before config keys": ({}, "", "[default]\ncredential_process = {proc}\naws_access_key_id = AKC\n"
                                    "aws_secret_access_key = s\n", None),
+    "sso before shared credentials file": (
+        {}, "[s]\naws_access_key_id = AKF\naws_secret_access_key = s\n",
+        "[profile s]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 1\n"
+        "sso_role_name = R\n", "s"),
     "sso before process": ({}, "", "[profile s]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n"
                            "sso_account_id = 1\nsso_role_name = R\ncredential_process = {proc}\n", "s"),
     "container last but one": ({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "{container}/c"}, "", "", None),
@@ -220,6 +224,25 @@ def test_profiles_and_settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> N
                                 "aws_security_token": "wtok"}
     monkeypatch.setenv("AWS_PROFILE", "work")
     assert load()[0].access_key == "wak"
+
+
+def test_credentials_file_wins_in_merged_settings(home: Path) -> None:
+    write(home / ".aws" / "credentials", "[default]\naws_access_key_id = a\naws_secret_access_key = b\nregion = from-creds\n")
+    write(home / ".aws" / "config", "[default]\nregion = from-config\noutput = json\n")
+    assert default_chain().settings() == {"aws_access_key_id": "a", "aws_secret_access_key": "b",
+                                          "region": "from-creds", "output": "json"}
+
+
+def test_host_header_and_ipv6_literals() -> None:
+    from s3kit.credentials.wire import parse_url, request
+
+    assert parse_url("http://[::1]:8080/base", "t").host_header == "[::1]:8080"
+    assert parse_url("http://169.254.169.254", "t").host_header == "169.254.169.254"
+    assert parse_url("https://sts.example.test:443/", "t").host_header == "sts.example.test"
+    r = request("GET", parse_url("http://[fd00:ec2::254]:81/p", "t"), "/x?y=1")
+    assert (r.host, r.port, r.target, r.headers["host"]) == ("fd00:ec2::254", 81, "/p/x?y=1", "[fd00:ec2::254]:81")
+    with pytest.raises(CredentialsError, match="invalid URL"):
+        parse_url("169.254.169.254:80", "imds")
 
 
 def test_custom_file_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

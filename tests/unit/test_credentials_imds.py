@@ -68,6 +68,7 @@ def test_token_expiry_refetches() -> None:
         time.sleep(0.7)
         drive(p.load(), t)
         assert s.count("PUT") == 2
+        assert s.count("GET") == 6  # renewed before the server expired it: no 401 on the way
         assert not [r for r in s.requests if r.method == "GET" and r.headers.get("x-aws-ec2-metadata-token") is None]
 
 
@@ -150,6 +151,20 @@ def test_endpoint_mode_ipv6_default_address(loopback_guard: object) -> None:
     assert loopback_guard.refused == ["fd00:ec2::254:80"]  # type: ignore[attr-defined]
 
 
+def test_ipv6_endpoint() -> None:
+    class IMDS6(FakeIMDS):
+        host = "::1"
+
+    try:
+        server = IMDS6()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with server as s:
+        assert s.url.startswith("http://[::1]:")
+        assert drive(provider(s.url).load()).access_key == "AKIDIMDS1"
+        assert s.requests[0].headers["host"] == f"[::1]:{s.port}"
+
+
 def test_static_stability_extends_expiring_credentials() -> None:
     with FakeIMDS(lifetime=60) as s:  # the service keeps handing out credentials that expire in a minute
         p = provider(s.url, refresh_window=900, jitter=(120, 600))
@@ -175,7 +190,7 @@ def test_settings_from_profile() -> None:
 
 
 def test_expiration_with_microseconds_parses() -> None:
-    assert parse_time("2026-11-25T01:43:54.618197Z") == pytest.approx(1795571034.618197)
+    assert parse_time("2026-11-25T01:43:54.618197Z") == pytest.approx(1795571034.618197, abs=1e-6)
     assert parse_time("2026-11-25T02:43:54+01:00") == 1795571034
     assert parse_time("2026-11-25 01:43:54") == 1795571034
     assert parse_time(1795571034000) == 1795571034

@@ -299,6 +299,7 @@ def test_force_refresh_single_flight_with_stale() -> None:
     for th in threads:
         th.join()
     assert keys == ["AK2"] * 32 and p.calls == 2
+    assert drive(m.force_refresh(stale)).access_key == "AK2" and p.calls == 2  # a late caller: already replaced
     assert drive(m.force_refresh()).access_key == "AK3"  # without stale: always a new load
 
 
