@@ -272,3 +272,9 @@ def test_programmatic_assume_role_with_env_source(monkeypatch: pytest.MonkeyPatc
         p = AssumeRoleProvider(ROLE, EnvProvider(), session_name="prog", endpoint=s.url, region="eu-central-1")
         assert drive(p.load()).access_key == "AKIDSTS1"
         assert s.calls[0]["RoleSessionName"] == "prog" and "/eu-central-1/sts/" in s.requests[0].headers["authorization"]
+
+
+def test_web_identity_arguments_ignore_a_missing_aws_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "not-there")
+    with FakeSTS() as s:
+        assert drive(WebIdentityProvider(ROLE, str(jwt(tmp_path)), endpoint=s.url).load()).access_key == "AKIDSTS1"

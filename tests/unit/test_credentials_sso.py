@@ -154,3 +154,8 @@ def test_arguments_instead_of_a_profile(tmp_path: Path) -> None:
         p = SSOProvider(start_url=START, sso_region="us-east-1", account_id="1", role_name="R", endpoint=s.url,
                         cache_dir=str(tmp_path / ".aws" / "sso" / "cache"))
         assert drive(p.load()).access_key == "AKIDSSO1"
+
+
+def test_incomplete_arguments() -> None:
+    with pytest.raises(CredentialsError, match="arguments lack region"):
+        drive(SSOProvider(start_url=START, account_id="1", role_name="R").load())

@@ -114,7 +114,11 @@ class SSOProvider:
     def _settings(self, cfg: SharedConfig) -> tuple[dict[str, str], dict[str, str]] | None:
         """(SSO settings, profile settings), or None when the profile does not use SSO."""
         given = {k: v for k, v in self._given.items() if v}
-        if given.get("sso_account_id") and given.get("sso_role_name") and given.get("sso_start_url"):
+        if given:
+            missing = [k for k in ("sso_start_url", "sso_region", "sso_account_id", "sso_role_name") if k not in given]
+            if missing:
+                raise CredentialsError(f"{self.name}: SSOProvider arguments lack "
+                                       f"{', '.join(m.replace('sso_', '', 1) for m in missing)}")
             return given, {}
         prof = cfg.require(self.profile, self.explicit)
         if "sso_account_id" not in prof and "sso_role_name" not in prof:

@@ -226,7 +226,9 @@ class WebIdentityProvider:
     def load(self) -> Flow[Credentials | None]:
         ctx = self._ctx
         cfg: SharedConfig = yield Call(ctx.config.load)
-        settings = cfg.require(ctx.profile, ctx.explicit)
+        # given as arguments: the profile only supplies region/endpoint settings, if it exists
+        settings = cfg.profile(ctx.profile) if self.role_arn and self.token_file else \
+            cfg.require(ctx.profile, ctx.explicit)
         token_file = self.token_file or self._get("web_identity_token_file", "AWS_WEB_IDENTITY_TOKEN_FILE", settings)
         if not token_file:
             return None
