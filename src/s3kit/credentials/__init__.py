@@ -1,8 +1,19 @@
-"""Where keys and region come from: arguments, environment, shared AWS files.
+"""Where keys and region come from.
 
-Order (as the AWS SDKs): explicit arguments, then ``AWS_*`` environment variables, then
-the shared credentials/config files for the profile. Naming a profile explicitly makes the
-files win over the environment, as ``boto3.Session(profile_name=...)`` does.
+Two layers:
+
+- This module (cheap to import, loaded by ``import s3kit``): :class:`Credentials`, and the
+  original resolution of explicit arguments, ``AWS_*`` environment variables and the
+  shared credentials/config files (:func:`resolve_credentials`, :func:`load_profile`,
+  :func:`resolve_region`). Naming a profile explicitly makes the files win over the
+  environment, as ``boto3.Session(profile_name=...)`` does.
+- The production chain (loaded on first use of one of its names): providers for every
+  source the AWS SDKs know (environment, assume-role profiles, web identity, IAM Identity
+  Center/SSO, shared files, ``credential_process``, ECS/EKS container endpoints, EC2
+  instance metadata), :func:`default_chain` in botocore's order, and
+  :class:`RefreshingCredentials`, the cache a client holds. Providers do their network
+  and process I/O as *flows* (see ``s3kit.flow``), so the same code runs under the sync
+  and the async driver. See ``docs/credentials.md``.
 """
 
 from __future__ import annotations
@@ -10,19 +21,66 @@ from __future__ import annotations
 import os
 import time
 
-from .errors import CredentialsError
+from ..errors import CredentialsError
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["Credentials", "CredentialsProvider", "resolve_credentials", "resolve_region", "load_profile"]
+    from .container import ContainerProvider
+    from .default import default_chain
+    from .files import ProcessProvider, SharedConfig, SharedFilesProvider
+    from .imds import IMDSProvider, imds_region
+    from .refresh import (
+        CallbackProvider,
+        CredentialChain,
+        CredentialProvider,
+        EnvProvider,
+        RefreshingCredentials,
+        StaticProvider,
+    )
+    from .sso import SSOProvider
+    from .sts import AssumeRoleProvider, WebIdentityProvider
+
+__all__ = [
+    "Credentials", "CredentialsProvider", "resolve_credentials", "resolve_region", "load_profile",
+    "CredentialProvider", "CredentialChain", "RefreshingCredentials", "default_chain",
+    "StaticProvider", "CallbackProvider", "EnvProvider", "SharedFilesProvider", "ProcessProvider",
+    "AssumeRoleProvider", "WebIdentityProvider", "SSOProvider", "ContainerProvider", "IMDSProvider",
+    "imds_region", "SharedConfig",
+]
+
+# The chain's names live in submodules that import json, subprocess, xml...: loaded when
+# first named, so ``import s3kit`` stays cheap.
+_LAZY = {
+    "CredentialProvider": "refresh", "CredentialChain": "refresh", "RefreshingCredentials": "refresh",
+    "StaticProvider": "refresh", "CallbackProvider": "refresh", "EnvProvider": "refresh",
+    "SharedFilesProvider": "files", "ProcessProvider": "files", "SharedConfig": "files",
+    "AssumeRoleProvider": "sts", "WebIdentityProvider": "sts", "SSOProvider": "sso",
+    "ContainerProvider": "container", "IMDSProvider": "imds", "imds_region": "imds",
+    "default_chain": "default",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 's3kit.credentials' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 class Credentials:
-    """An access key pair and optional session token. Secrets never show in ``repr``."""
+    """An access key pair, optional session token, expiry and account id.
 
-    __slots__ = ("access_key", "secret_key", "session_token", "expires_at")
+    Secrets (``secret_key``, ``session_token``) never show in ``repr``/``str``.
+    ``expires_at`` is POSIX time (None: does not expire).
+    """
+
+    __slots__ = ("access_key", "secret_key", "session_token", "expires_at", "account_id")
 
     def __init__(
         self,
@@ -30,18 +88,25 @@ class Credentials:
         secret_key: str,
         session_token: str | None = None,
         expires_at: float | None = None,
+        account_id: str | None = None,
     ) -> None:
         self.access_key = access_key
         self.secret_key = secret_key
         self.session_token = session_token or None
         self.expires_at = expires_at  # POSIX time; None = does not expire
+        self.account_id = account_id or None
 
     def expiring(self, margin: float = 300.0) -> bool:
         return self.expires_at is not None and time.time() > self.expires_at - margin
 
     def __repr__(self) -> str:
         token = ", session_token=<hidden>" if self.session_token else ""
-        return f"Credentials(access_key={self.access_key!r}, secret_key=<hidden>{token})"
+        extra = ""
+        if self.expires_at is not None:
+            extra += f", expires_at={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.expires_at))}"
+        if self.account_id:
+            extra += f", account_id={self.account_id!r}"
+        return f"Credentials(access_key={self.access_key!r}, secret_key=<hidden>{token}{extra})"
 
     __str__ = __repr__
 
@@ -50,6 +115,8 @@ if TYPE_CHECKING:
     #: A callable returning fresh credentials (STS, SSO, a vault...). Called when the current
     #: ones near ``expires_at`` or a request fails with ``ExpiredToken``.
     CredentialsProvider = Callable[[], Credentials]
+else:
+    from collections.abc import Callable as CredentialsProvider  # importable at run time too
 
 
 def _shared_paths(env: Mapping[str, str]) -> tuple[str, str]:
@@ -93,7 +160,10 @@ def resolve_credentials(
     profile: str | None,
     env: Mapping[str, str] = os.environ,
 ) -> tuple[Credentials, dict[str, str]]:
-    """Find credentials; returns them and the profile settings read (may be empty)."""
+    """Find credentials without any network or process I/O (arguments, environment, the
+    keys in the shared files); returns them and the profile settings read (may be empty).
+
+    The client's original resolution; :func:`default_chain` is the full chain."""
     settings: dict[str, str] = {}
     if access_key and secret_key:
         return Credentials(access_key, secret_key, session_token), settings
