@@ -24,8 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-CLIENTS = ["s3kit", "boto3", "minio", "obstore"]
-PEER_PACKAGES = ["boto3", "minio", "obstore"]
+CLIENTS = ["s3kit", "boto3", "minio", "obstore", "aiobotocore"]
+PEER_PACKAGES = ["boto3", "minio", "obstore", "aiobotocore"]
 VENV = os.path.join(ROOT, ".venv-bench")
 # Installed packages ship compiled bytecode; an editable checkout only has it if Python may
 # write it. Every client runs with bytecode caching on, as in a normal installation.
@@ -39,7 +39,7 @@ def bench_python(use_current: bool) -> str:
     py = os.path.join(VENV, "bin", "python")
     if not os.path.exists(py):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    probe = subprocess.run([py, "-c", "import s3kit, boto3, minio, obstore"], capture_output=True)
+    probe = subprocess.run([py, "-c", "import s3kit, boto3, minio, obstore, aiobotocore"], capture_output=True)
     if probe.returncode != 0:
         print("installing the peers into .venv-bench ...", file=sys.stderr)
         subprocess.run([py, "-m", "pip", "install", "-q", "-e", ROOT, *PEER_PACKAGES], check=True)
@@ -47,7 +47,7 @@ def bench_python(use_current: bool) -> str:
 
 
 def available(py: str, clients: list[str]) -> list[str]:
-    mod = {"s3kit": "s3kit", "boto3": "boto3", "minio": "minio", "obstore": "obstore"}
+    mod = {"s3kit": "s3kit", "boto3": "boto3", "minio": "minio", "obstore": "obstore", "aiobotocore": "aiobotocore"}
     return [c for c in clients if subprocess.run([py, "-c", f"import {mod[c]}"], capture_output=True).returncode == 0]
 
 
@@ -99,6 +99,14 @@ ROWS = [
     ("list.cpu_us_per_key", "list, CPU us/key", "lower"),
     ("threads32_get.ops_per_s", "32-thread GET, ops/s", "higher"),
     ("threads32_get.cpu_us", "32-thread GET, CPU us/op", "lower"),
+    ("async64_put.ops_per_s", "async 64 tasks 1 KiB PUT, ops/s", "higher"),
+    ("async64_put.cpu_us", "async 64 tasks 1 KiB PUT, CPU us/op", "lower"),
+    ("async64_get.ops_per_s", "async 64 tasks 1 KiB GET, ops/s", "higher"),
+    ("async64_get.cpu_us", "async 64 tasks 1 KiB GET, CPU us/op", "lower"),
+    ("async256_put.ops_per_s", "async 256 tasks 1 KiB PUT, ops/s", "higher"),
+    ("async256_put.cpu_us", "async 256 tasks 1 KiB PUT, CPU us/op", "lower"),
+    ("async256_get.ops_per_s", "async 256 tasks 1 KiB GET, ops/s", "higher"),
+    ("async256_get.cpu_us", "async 256 tasks 1 KiB GET, CPU us/op", "lower"),
 ]
 
 

@@ -50,6 +50,51 @@ class S3kit:
     def download(self, k: str, path: str) -> None:
         self.b.download_file(k, path)
 
+    async def async_ops(self, a: argparse.Namespace, conc: int) -> tuple[Any, Any, Any]:
+        import s3kit
+
+        c = s3kit.AsyncS3Client(a.endpoint, a.access_key, a.secret_key, "us-east-1", max_connections=conc)
+        b = c.bucket(a.bucket)
+
+        async def put(k: str, d: bytes) -> None:
+            await b.put(k, d)
+
+        async def get(k: str) -> bytes:
+            return await b.get(k)
+
+        return put, get, c.close
+
+
+class Aiobotocore:
+    """aiobotocore (async only): the async rows."""
+
+    def __init__(self, a: argparse.Namespace) -> None:
+        pass
+
+    async def async_ops(self, a: argparse.Namespace, conc: int) -> tuple[Any, Any, Any]:
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
+        cm = get_session().create_client(
+            "s3", endpoint_url=a.endpoint, aws_access_key_id=a.access_key, aws_secret_access_key=a.secret_key,
+            region_name="us-east-1",
+            config=AioConfig(max_pool_connections=conc, s3={"addressing_style": "path"},
+                             request_checksum_calculation="when_required", response_checksum_validation="when_required"))
+        c = await cm.__aenter__()
+
+        async def put(k: str, d: bytes) -> None:
+            await c.put_object(Bucket=a.bucket, Key=k, Body=d)
+
+        async def get(k: str) -> bytes:
+            r = await c.get_object(Bucket=a.bucket, Key=k)
+            async with r["Body"] as s:
+                return await s.read()  # type: ignore[no-any-return]
+
+        async def close() -> None:
+            await cm.__aexit__(None, None, None)
+
+        return put, get, close
+
 
 class Boto3:
     def __init__(self, a: argparse.Namespace) -> None:
@@ -161,9 +206,29 @@ class Obstore:
             for chunk in self.o.get(self.s, k):
                 f.write(chunk)
 
+    async def async_ops(self, a: argparse.Namespace, conc: int) -> tuple[Any, Any, Any]:
+        from obstore.store import S3Store
+
+        o = self.o
+        s = S3Store(a.bucket, endpoint=a.endpoint, access_key_id=a.access_key, secret_access_key=a.secret_key,
+                    region="us-east-1", virtual_hosted_style_request=False,
+                    client_options={"allow_http": True, "pool_max_idle_per_host": str(conc)})
+
+        async def put(k: str, d: bytes) -> None:
+            await o.put_async(s, k, d)
+
+        async def get(k: str) -> bytes:
+            return bytes(await (await o.get_async(s, k)).bytes_async())
+
+        async def close() -> None:
+            pass
+
+        return put, get, close
+
 
 ADAPTERS: dict[str, Callable[[argparse.Namespace], Any]] = {
-    "s3kit": S3kit, "boto3": Boto3, "minio": Minio, "obstore": Obstore}
+    "s3kit": S3kit, "boto3": Boto3, "minio": Minio, "obstore": Obstore, "aiobotocore": Aiobotocore}
+SYNC = {"s3kit", "boto3", "minio", "obstore"}
 IMPORTS = {"s3kit": "import s3kit\nc = s3kit.S3Client({e!r}, {a!r}, {s!r}, 'us-east-1')",
            "boto3": "import boto3\nc = boto3.client('s3', endpoint_url={e!r}, aws_access_key_id={a!r}, "
                     "aws_secret_access_key={s!r}, region_name='us-east-1')",
@@ -213,6 +278,36 @@ def per_op(n: int, fn: Callable[[int], Any]) -> dict[str, float]:
     return {"cpu_us": (time.process_time() - c0) / n * 1e6, "wall_ms": (time.perf_counter() - w0) / n * 1e3}
 
 
+def async_rows(c: Any, a: argparse.Namespace, quick: bool) -> dict[str, Any]:
+    """1 KiB PUTs and GETs from 64 and 256 concurrent tasks on one client: ops/s and client
+    CPU per op (every thread of the process counted, obstore's tokio runtime included)."""
+    import asyncio
+
+    out: dict[str, Any] = {}
+    data = os.urandom(1024)
+    total = 1000 if quick else 5000
+    for conc in (64, 256):
+        async def run(conc: int = conc) -> dict[str, Any]:
+            put, get, close = await c.async_ops(a, conc)
+            res: dict[str, Any] = {}
+            for name, fn in (("put", lambda k: put(k, data)), ("get", get)):
+                async def worker(w: int, n: int, fn: Any = fn) -> None:
+                    for i in range(n):
+                        await fn(f"{a.client}/async/{(w * n + i) % 200}")
+
+                await asyncio.gather(*(worker(w, 4) for w in range(conc)))  # warm: connections open
+                per = total // conc
+                c0, w0 = time.process_time(), time.perf_counter()
+                await asyncio.gather(*(worker(w, per) for w in range(conc)))
+                wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+                res[f"async{conc}_{name}"] = {"ops_per_s": per * conc / wall, "cpu_us": cpu / (per * conc) * 1e6}
+            await close()
+            return res
+
+        out.update(asyncio.run(run()))
+    return out
+
+
 def import_ms(client: str, a: argparse.Namespace, runs: int) -> float:
     import subprocess
 
@@ -238,8 +333,11 @@ def main() -> None:
     p.add_argument("--large", default="", help="comma list of MiB sizes for upload/download rows")
     a = p.parse_args()
     q = a.quick
-    out: dict[str, Any] = {"client": a.client, "import_construct_ms": import_ms(a.client, a, 3 if q else 7)}
     c = ADAPTERS[a.client](a)
+    if a.client not in SYNC:
+        print(json.dumps({"client": a.client, **async_rows(c, a, q)}))
+        return
+    out: dict[str, Any] = {"client": a.client, "import_construct_ms": import_ms(a.client, a, 3 if q else 7)}
     n = 100 if q else 500
     data = os.urandom(1024)
     pre = f"{a.client}/small/"
@@ -271,6 +369,9 @@ def main() -> None:
         list(ex.map(lambda i: c.get(f"{a.client}/hot"), range(total)))
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     out["threads32_get"] = {"ops_per_s": total / wall, "cpu_us": cpu / total * 1e6}
+
+    if hasattr(c, "async_ops"):
+        out.update(async_rows(c, a, q))
 
     for mib in [int(x) for x in a.large.split(",") if x]:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as d:

@@ -24,6 +24,9 @@ from s3kit import S3Bucket, S3Client  # noqa: E402
 from tests.aio_facade import LoopThread, async_client  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Loopback only, ever: no test may reach EC2's metadata address (169.254.169.254) when a
+# client finds no credentials. Tests of the IMDS provider point it at their own servers.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 _stack = contextlib.ExitStack()
 _started: dict[str, servers.Server] = {}
 

@@ -11,7 +11,7 @@ Python's hooks (a fork() from C code).
 from __future__ import annotations
 
 import os
-from weakref import WeakSet
+from _weakrefset import WeakSet  # what weakref.WeakSet is, without weakref's other imports
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
 if TYPE_CHECKING:

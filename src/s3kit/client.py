@@ -12,8 +12,9 @@ from _thread import allocate_lock
 
 from . import _fork, _lazy
 from .config import Endpoint, Timeout, validate_bucket_name, validate_key, validate_region
-from .credentials import Credentials, load_profile, resolve_credentials, resolve_region
-from .errors import InvalidArgument, InvalidType, S3Error
+from .credentials import Credentials, load_profile, resolve_region
+from .errors import CredentialsError, InvalidArgument, InvalidType, S3Error
+from .flow import start
 from .retry import Retry
 
 TYPE_CHECKING = False  # importing typing costs ~7 ms; only type checkers read these blocks
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from . import runner as _runner
     from . import transport as _transport
     from .credentials import CredentialsProvider
+    from .credentials.refresh import RefreshingCredentials
     from .flow import Flow
 
     T = TypeVar("T")
@@ -36,6 +38,7 @@ else:  # the one lazy boundary (see _lazy.py): the machinery loads on the first 
     _ops = _lazy.module("s3kit.operations")
     _runner = _lazy.module("s3kit.runner")
     _transport = _lazy.module("s3kit.transport")
+
 
 __all__ = ["S3Client", "ClientConfig", "validate_bucket_name", "validate_key", "validate_region"]
 
@@ -60,22 +63,12 @@ class ClientConfig:
         credentials_provider: CredentialsProvider | None,
     ) -> None:
         env = os.environ
-        settings: dict[str, str] = {}
         if region is not None:
             validate_region(region, "the region argument")
-        if credentials_provider is not None:
-            if not callable(credentials_provider):
-                raise InvalidType("credentials_provider must be a callable returning Credentials")
-            creds = credentials_provider()
-            if not isinstance(creds, Credentials):
-                raise InvalidType("credentials_provider must return a Credentials object")
-        else:
-            creds, settings = resolve_credentials(access_key, secret_key, session_token, profile, env)
-        if not (region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings):
-            try:
-                settings = load_profile(profile, env)[0]
-            except S3Error:
-                settings = {}
+        self.credentials, settings = _credential_source(access_key, secret_key, session_token, profile,
+                                                        credentials_provider, region, env)
+        self.region_configured = bool(region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+                                      or settings.get("region"))
         self.region: str = validate_region(resolve_region(region, settings, env),
                                            "the region argument, AWS_REGION, AWS_DEFAULT_REGION or the profile")
         given = (endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
@@ -97,10 +90,20 @@ class ClientConfig:
         self.retry: Retry = retry or Retry()
         self.max_connections = max_connections
         self.verify = verify
-        self.credentials = creds
         self.credentials_provider = credentials_provider
         # what a pickle carries: secrets only if they were given explicitly (see state())
         self._given = (access_key, secret_key, session_token, profile)
+
+    def wants_imds_region(self) -> bool:
+        """No region configured anywhere, and the credentials came from EC2 instance
+        metadata: then the instance's region is the right default (and IMDS is known to
+        answer, so asking costs milliseconds, not a timeout)."""
+        return not self.region_configured and self.credentials.source == "imds"
+
+    def set_region(self, region: str | None) -> None:
+        if region:
+            self.region = validate_region(region, "the instance metadata service", from_server=True)
+            self.region_configured = True
 
     def state(self) -> dict[str, object]:
         """The constructor arguments that rebuild this configuration (for pickling).
@@ -157,6 +160,15 @@ class S3Client:
         self._transport_obj: _transport.Transport | None = None
         self._lock = allocate_lock()
         _fork.register(self)
+        # Credentials are resolved now, as boto3 does: none anywhere is a CredentialsError
+        # here, naming every place looked at. Explicit keys need no driver at all.
+        done, rest = start(self._config.credentials.current())
+        if not done:
+            self._run(rest)
+        if self._config.wants_imds_region():
+            from .credentials.imds import imds_region  # EC2 only
+
+            self._config.set_region(self._run(imds_region(os.environ)))
 
     def _after_fork(self) -> None:
         self._lock = allocate_lock()  # another thread may have held it at fork()
@@ -191,15 +203,16 @@ class S3Client:
         return self._config.max_connections
 
     @property
-    def credentials(self) -> Credentials:
+    def credentials(self) -> Credentials | None:
         """The credentials held now (no request is made: they are refreshed, when they can
         be, before the request that needs them)."""
-        return self._engine.credentials.peek()
+        return self._config.credentials.credentials
 
     @property
-    def credentials_source(self) -> str:
-        """Which source the credentials came from (no secret)."""
-        return str(self._engine.credentials.source)
+    def credentials_source(self) -> str | None:
+        """Which provider the credentials came from (``"static"``, ``"env"``, ``"sso"``,
+        ``"imds"``...); no secret."""
+        return self._config.credentials.source
 
     # -- the machinery (created on first use) ----------------------------------------------
 
@@ -210,8 +223,8 @@ class S3Client:
             with self._lock:
                 if self._engine_obj is None:
                     cfg = self._config
-                    creds = _engine.StaticCredentials(cfg.credentials, cfg.credentials_provider)
-                    self._engine_obj = _engine.Engine(cfg.endpoint, cfg.region, creds, cfg.retry, cfg.timeout)
+                    self._engine_obj = _engine.Engine(cfg.endpoint, cfg.region, cfg.credentials, cfg.retry,
+                                                      cfg.timeout)
                 engine = self._engine_obj
         return engine
 
@@ -245,8 +258,9 @@ class S3Client:
             self._transport_obj.close()
 
     def __repr__(self) -> str:
+        creds = self._config.credentials.credentials
         return (f"S3Client(endpoint={self.endpoint!r}, region={self.region!r}, "
-                f"access_key={self._config.credentials.access_key!r})")
+                f"access_key={creds.access_key if creds else None!r})")
 
     # -- bucket operations -----------------------------------------------------------------
 
@@ -293,6 +307,39 @@ class S3Client:
         """A SigV4 query-signed URL for any request (``bucket.presign`` covers objects)."""
         validate_bucket_name(bucket, strict=False)
         return self._run(_ops.presign(self._engine, method, bucket, key, expires=expires, query=query))
+
+
+def _credential_source(access_key: str | None, secret_key: str | None, session_token: str | None,
+                       profile: str | None, provider: CredentialsProvider | None, region: str | None,
+                       env: Mapping[str, str]) -> tuple[RefreshingCredentials, dict[str, str]]:
+    """The credentials a client holds, and the profile settings (region, endpoint_url).
+
+    Keys or a provider given explicitly use light providers (import + construct stays at
+    ~2 ms); otherwise the full chain in botocore's order (``credentials.default_chain``).
+    Nothing is fetched here: see :func:`resolve_now`.
+    """
+    from .credentials.refresh import CallbackProvider, RefreshingCredentials, StaticProvider
+
+    if provider is not None or (access_key and secret_key):
+        if provider is not None:
+            if access_key or secret_key:
+                raise CredentialsError("give either access_key/secret_key or credentials_provider, not both")
+            source: Any = CallbackProvider(provider, name="credentials_provider")
+        else:
+            assert access_key and secret_key
+            source = StaticProvider(Credentials(access_key, secret_key, session_token))
+        settings: dict[str, str] = {}
+        if not (region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+            try:
+                settings = load_profile(profile, env)[0]
+            except S3Error:
+                settings = {}
+        return RefreshingCredentials(source), settings
+    from .credentials.default import default_chain
+
+    chain = default_chain(profile=profile, env=env, access_key=access_key, secret_key=secret_key,
+                          session_token=session_token, region=region)
+    return RefreshingCredentials(chain), chain.settings()
 
 
 def _rebuild(state: dict[str, Any]) -> S3Client:

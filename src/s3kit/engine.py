@@ -23,8 +23,7 @@ import time
 from . import sigv4
 from ._log import logger
 from .config import Endpoint, Route, route, validate_region
-from .credentials import Credentials
-from .errors import InvalidArgument, InvalidType, S3Error, TransportError, error_for
+from .errors import InvalidArgument, S3Error, TransportError, error_for
 from .flow import Call, Send, Sleep, WireRequest
 from .integrity import payload_digests
 from .payload import byte_view, rewind_point
@@ -36,24 +35,27 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, Protocol
 
+    from .credentials import Credentials
     from .flow import Flow
     from .retry import Retry
     from .transport import HTTPResult, Timeout
 
     class CredentialSource(Protocol):
-        """What the engine needs from credentials: the current ones (refreshed when they
-        near expiry) and a forced refresh after ``ExpiredToken`` (None: cannot refresh)."""
+        """What the engine needs from credentials (``credentials.RefreshingCredentials``):
+        the current ones, refreshed when they near expiry, and new ones after the server
+        rejected ``stale`` ones (``ExpiredToken``)."""
 
         def current(self) -> Flow[Credentials]: ...
 
-        def force_refresh(self) -> Flow[Credentials | None]: ...
-
-        def peek(self) -> Credentials: ...
+        def force_refresh(self, stale: Credentials | None = None) -> Flow[Credentials]: ...
 
         @property
-        def source(self) -> str: ...
+        def credentials(self) -> Credentials | None: ...
 
-__all__ = ["S3Request", "Engine", "StaticCredentials", "USER_AGENT"]
+        @property
+        def source(self) -> str | None: ...
+
+__all__ = ["S3Request", "Engine", "USER_AGENT"]
 
 USER_AGENT = "s3kit/0.2"
 _REDIRECT_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed",
@@ -208,7 +210,7 @@ class Engine:
             if req.bucket and not redirected and self._follow_region(err, req.bucket, rt.region):
                 redirected = True  # re-signed for the bucket's region, at once
                 attempts.again()
-            elif err.code == "ExpiredToken" and not refreshed and (yield from self.credentials.force_refresh()):
+            elif err.code == "ExpiredToken" and not refreshed and (yield from self._renewed(creds)):
                 refreshed = True
                 attempts.again()
             elif err.code == "RequestTimeTooSkewed":
@@ -226,6 +228,12 @@ class Engine:
                 yield Sleep(delay)
             if start is not None:
                 body.seek(start)
+
+    def _renewed(self, stale: Credentials) -> Flow[bool]:
+        """After ``ExpiredToken``: whether refreshing gave different credentials to retry with."""
+        fresh = yield from self.credentials.force_refresh(stale)
+        return fresh is not stale and (fresh.access_key, fresh.secret_key, fresh.session_token) != (
+            stale.access_key, stale.secret_key, stale.session_token)
 
     def _sign(self, req: S3Request, rt: Route, path_key: str, qs: str, hdrs: dict[str, str], payload_hash: str,
               body: Any, creds: Credentials, deadline: float | None) -> WireRequest:
@@ -302,34 +310,3 @@ class Engine:
 
 def _where(req: S3Request) -> str:
     return f"{req.bucket}/{req.key}" if req.key else (req.bucket or "/")
-
-
-class StaticCredentials:
-    """Credentials given once, or fetched from a ``credentials_provider`` callable when they
-    near expiry or the server answers ``ExpiredToken``."""
-
-    def __init__(self, creds: Credentials, provider: Callable[[], Credentials] | None = None) -> None:
-        self._creds = creds
-        self._provider = provider
-
-    @property
-    def source(self) -> str:
-        return "credentials_provider" if self._provider is not None else "static"
-
-    def peek(self) -> Credentials:
-        return self._creds
-
-    def current(self) -> Flow[Credentials]:
-        if self._provider is not None and self._creds.expiring():
-            yield from self.force_refresh()
-        return self._creds
-
-    def force_refresh(self) -> Flow[Credentials | None]:
-        if self._provider is None:
-            return None
-        creds = yield Call(self._provider)
-        if not isinstance(creds, Credentials):
-            raise InvalidType("credentials_provider must return a Credentials object")
-        self._creds = creds
-        return creds
-

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     #: A flow returning ``T``: yields actions, receives their results.
     Flow = Generator[Any, Any, T]
 
-__all__ = ["WireRequest", "Send", "Sleep", "Call", "ReadInto", "Gather", "Cancelled"]
+__all__ = ["WireRequest", "Send", "Sleep", "Call", "ReadInto", "Gather", "Cancelled", "start"]
 
 
 class WireRequest:
@@ -131,3 +131,31 @@ class Cancelled(BaseException):
     """Thrown into a flow whose sibling in a :class:`Gather` failed (or whose caller was
     interrupted): clean up and re-raise. A BaseException, like ``asyncio.CancelledError``,
     so ``except Exception`` does not swallow it."""
+
+
+def start(flow: Flow[T]) -> tuple[bool, Any]:
+    """Run ``flow`` as far as it goes without any action: ``(True, result)`` if it finished
+    (credentials already at hand, say), else ``(False, resumable)`` where ``resumable`` is
+    a flow that yields the pending action first and then continues ``flow``. Lets a caller
+    skip loading a driver for flows that turn out to need no I/O."""
+    try:
+        action = next(flow)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, _resume(flow, action)
+
+
+def _resume(flow: Flow[T], action: Any) -> Flow[T]:
+    while True:
+        try:
+            value = yield action
+        except BaseException as e:  # noqa: BLE001 - handed to the flow, which decides
+            try:
+                action = flow.throw(e)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            continue
+        try:
+            action = flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]

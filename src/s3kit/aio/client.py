@@ -4,10 +4,12 @@ flows (``operations.py``), so they cannot drift apart (``tests/unit/test_parity.
 
 from __future__ import annotations
 
+import os
+
 from .. import operations as ops
 from ..client import ClientConfig
 from ..config import validate_bucket_name
-from ..engine import Engine, StaticCredentials
+from ..engine import Engine
 from .bucket import AsyncS3Bucket
 from .runner import run
 from .transport import AsyncTransport
@@ -57,8 +59,7 @@ class AsyncS3Client:
     ) -> None:
         cfg = self._config = ClientConfig(endpoint, access_key, secret_key, region, session_token, profile,
                                           addressing, verify, timeout, retry, max_connections, credentials_provider)
-        self._engine = Engine(cfg.endpoint, cfg.region, StaticCredentials(cfg.credentials, cfg.credentials_provider),
-                              cfg.retry, cfg.timeout)
+        self._engine = Engine(cfg.endpoint, cfg.region, cfg.credentials, cfg.retry, cfg.timeout)
         self._transport = AsyncTransport(verify=cfg.verify, timeout=cfg.timeout, maxsize=cfg.max_connections)
 
     def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
@@ -99,18 +100,29 @@ class AsyncS3Client:
         return self._config.max_connections
 
     @property
-    def credentials(self) -> Credentials:
-        """The credentials held now (no request is made)."""
-        return self._engine.credentials.peek()
+    def credentials(self) -> Credentials | None:
+        """The credentials held now (no request is made; None before the first request or
+        ``async with`` when they come from a provider)."""
+        return self._config.credentials.credentials
 
     @property
-    def credentials_source(self) -> str:
-        """Which source the credentials came from (no secret)."""
-        return str(self._engine.credentials.source)
+    def credentials_source(self) -> str | None:
+        """Which provider the credentials came from; no secret."""
+        return self._config.credentials.source
 
     # -- context manager and repr ----------------------------------------------------------
 
     async def __aenter__(self) -> AsyncS3Client:
+        """Resolves the credentials (providers that need the network are asked here, not
+        in the constructor, which never blocks the event loop): none anywhere raises
+        :class:`CredentialsError` here, naming every place looked at."""
+        cfg = self._config
+        await self._run(cfg.credentials.current())
+        if cfg.wants_imds_region():
+            from ..credentials.imds import imds_region  # EC2 only
+
+            cfg.set_region(await self._run(imds_region(os.environ)))
+            self._engine.region = cfg.region
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -121,8 +133,9 @@ class AsyncS3Client:
         self._transport.close()
 
     def __repr__(self) -> str:
+        creds = self._config.credentials.credentials
         return (f"AsyncS3Client(endpoint={self.endpoint!r}, region={self.region!r}, "
-                f"access_key={self._config.credentials.access_key!r})")
+                f"access_key={creds.access_key if creds else None!r})")
 
     # -- bucket operations -----------------------------------------------------------------
 

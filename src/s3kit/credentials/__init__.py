@@ -63,6 +63,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
+    if name == "CredentialsProvider":  # importable at run time too (collections costs 2 ms)
+        from collections.abc import Callable
+
+        return Callable
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 's3kit.credentials' has no attribute {name!r}")
@@ -115,8 +119,6 @@ if TYPE_CHECKING:
     #: A callable returning fresh credentials (STS, SSO, a vault...). Called when the current
     #: ones near ``expires_at`` or a request fails with ``ExpiredToken``.
     CredentialsProvider = Callable[[], Credentials]
-else:
-    from collections.abc import Callable as CredentialsProvider  # importable at run time too
 
 
 def _shared_paths(env: Mapping[str, str]) -> tuple[str, str]:

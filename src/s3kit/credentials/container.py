@@ -14,9 +14,9 @@ import ipaddress
 import os
 
 from .._log import logger
+from ..config import Timeout
 from ..errors import CredentialsError, TransportError
 from ..flow import Call, Send, Sleep
-from ..transport import Timeout
 from . import Credentials
 from .wire import describe, error_text, loads_json, parse_time, parse_url, request, split_url
 

@@ -21,9 +21,9 @@ import random
 import time
 
 from .._log import logger
+from ..config import Timeout
 from ..errors import CredentialsError, ReadTimeout, TransportError
 from ..flow import Call, Send
-from ..transport import Timeout
 from . import Credentials
 from .refresh import ADVISORY_WINDOW
 from .wire import Endpoint, connect_failed, describe, loads_json, parse_time, parse_url, request

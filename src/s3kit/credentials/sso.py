@@ -19,9 +19,9 @@ import time
 from urllib.parse import quote
 
 from .._log import logger
+from ..config import Timeout
 from ..errors import CredentialsError, TransportError
 from ..flow import Call, Send
-from ..transport import Timeout
 from . import Credentials
 from .files import SharedConfig, profile_name
 from .wire import (

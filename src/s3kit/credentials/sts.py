@@ -16,10 +16,10 @@ import time
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 from .._log import logger
+from ..config import Timeout
 from ..errors import CredentialsError, TransportError
 from ..flow import Call, Send, Sleep
 from ..sigv4 import authorization, quote_param, sha256
-from ..transport import Timeout
 from . import Credentials
 from .container import ContainerProvider
 from .files import ProcessProvider, SharedConfig, SharedFilesProvider, profile_name

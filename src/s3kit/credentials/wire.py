@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
-    from ..transport import Timeout
+    from ..config import Timeout
 
 __all__ = ["Malformed", "Endpoint", "parse_url", "request", "parse_time", "redact", "loads_json", "connect_failed",
            "describe", "split_url", "aws_host", "configured_endpoint"]
