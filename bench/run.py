@@ -25,30 +25,40 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 CLIENTS = ["s3kit", "boto3", "minio", "obstore", "aiobotocore"]
-PEER_PACKAGES = ["boto3", "minio", "obstore", "aiobotocore"]
+PEER_PACKAGES = ["boto3", "minio", "obstore"]
 VENV = os.path.join(ROOT, ".venv-bench")
+# aiobotocore pins botocore to a narrow range that the newest boto3 does not accept: in one
+# venv pip backtracks for many minutes. It gets its own venv (with s3kit, for the workload).
+AIO_VENV = os.path.join(ROOT, ".venv-bench-aio")
+AIO_PACKAGES = ["aiobotocore"]
 # Installed packages ship compiled bytecode; an editable checkout only has it if Python may
 # write it. Every client runs with bytecode caching on, as in a normal installation.
 BENCH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def bench_python(use_current: bool) -> str:
-    """The interpreter of the benchmark venv (created and filled on first use)."""
-    if use_current:
-        return sys.executable
-    py = os.path.join(VENV, "bin", "python")
+def _venv(path: str, packages: list[str]) -> str:
+    """The interpreter of a benchmark venv holding s3kit and ``packages`` (made on first use)."""
+    py = os.path.join(path, "bin", "python")
     if not os.path.exists(py):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    probe = subprocess.run([py, "-c", "import s3kit, boto3, minio, obstore, aiobotocore"], capture_output=True)
-    if probe.returncode != 0:
-        print("installing the peers into .venv-bench ...", file=sys.stderr)
-        subprocess.run([py, "-m", "pip", "install", "-q", "-e", ROOT, *PEER_PACKAGES], check=True)
+        subprocess.run([sys.executable, "-m", "venv", path], check=True)
+    mods = ", ".join(["s3kit", *packages])
+    if subprocess.run([py, "-c", f"import {mods}"], capture_output=True).returncode != 0:
+        print(f"installing {', '.join(packages)} into {os.path.basename(path)} ...", file=sys.stderr)
+        subprocess.run([py, "-m", "pip", "install", "-q", "-e", ROOT, *packages], check=True)
     return py
 
 
-def available(py: str, clients: list[str]) -> list[str]:
-    mod = {"s3kit": "s3kit", "boto3": "boto3", "minio": "minio", "obstore": "obstore", "aiobotocore": "aiobotocore"}
-    return [c for c in clients if subprocess.run([py, "-c", f"import {mod[c]}"], capture_output=True).returncode == 0]
+def bench_python(use_current: bool) -> dict[str, str]:
+    """The interpreter each client runs under."""
+    if use_current:
+        return {c: sys.executable for c in CLIENTS}
+    main = _venv(VENV, PEER_PACKAGES)
+    aio = _venv(AIO_VENV, AIO_PACKAGES)
+    return {c: aio if c == "aiobotocore" else main for c in CLIENTS}
+
+
+def available(pys: dict[str, str], clients: list[str]) -> list[str]:
+    return [c for c in clients if subprocess.run([pys[c], "-c", f"import {c}"], capture_output=True).returncode == 0]
 
 
 def run_one(py: str, client: str, srv: Any, quick: bool, large: str) -> dict[str, Any]:
@@ -123,19 +133,19 @@ def large_rows(sizes: list[int]) -> list[tuple[str, str, str]]:
 def table(results: dict[str, dict[str, float]], rows: list[tuple[str, str, str]]) -> str:
     clients = list(results)
     peers = [c for c in clients if c != "s3kit"]
-    head = f"{'metric':<42}" + "".join(f"{c:>11}" for c in clients) + "".join(f"{'/' + p:>11}" for p in peers)
+    head = f"{'metric':<42}" + "".join(f"{c:>12}" for c in clients) + "".join(f"{'/' + p:>12}" for p in peers)
     lines = [head, "-" * len(head)]
     for key, label, _ in rows:
         vals = [results[c].get(key) for c in clients]
         if all(v is None for v in vals):
             continue
-        cells = "".join(f"{v:>11.3f}" if v is not None and v < 10 else f"{v:>11.1f}" if v is not None else f"{'-':>11}"
+        cells = "".join(f"{v:>12.3f}" if v is not None and v < 10 else f"{v:>12.1f}" if v is not None else f"{'-':>12}"
                         for v in vals)
         ours = results.get("s3kit", {}).get(key)
         ratios = ""
         for p in peers:
             theirs = results[p].get(key)
-            ratios += f"{ours / theirs:>11.2f}" if ours is not None and theirs else f"{'-':>11}"
+            ratios += f"{ours / theirs:>12.2f}" if ours is not None and theirs else f"{'-':>12}"
         lines.append(f"{label:<42}{cells}{ratios}")
     lines.append("ratios are s3kit/peer: below 1.00 is better for s3kit, except ops/s (above 1.00 is better)")
     return "\n".join(lines)
@@ -153,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     a = p.parse_args(argv)
     large = a.large if a.large is not None else ("32" if a.quick else "256,1024")
-    py = bench_python(a.no_venv)
-    clients = available(py, a.clients.split(","))
+    pys = bench_python(a.no_venv)
+    clients = available(pys, a.clients.split(","))
     if "s3kit" not in clients:
         raise SystemExit("s3kit is not importable by the benchmark interpreter")
     import contextlib
@@ -172,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         for order in (clients, list(reversed(clients))):
             for c in order:
                 t = time.monotonic()
-                passes[c].append(flatten(run_one(py, c, srv, a.quick, large)))
+                passes[c].append(flatten(run_one(pys[c], c, srv, a.quick, large)))
                 print(f"  {c:<8} pass {len(passes[c])} done in {time.monotonic() - t:.1f} s", file=sys.stderr)
     results = {c: {k: sum(r[k] for r in runs if k in r) / len(runs) for k in runs[0]} for c, runs in passes.items()}
     rows = ROWS + large_rows([int(x) for x in large.split(",") if x])

@@ -79,7 +79,8 @@ class Aiobotocore:
             "s3", endpoint_url=a.endpoint, aws_access_key_id=a.access_key, aws_secret_access_key=a.secret_key,
             region_name="us-east-1",
             config=AioConfig(max_pool_connections=conc, s3={"addressing_style": "path"},
-                             request_checksum_calculation="when_required", response_checksum_validation="when_required"))
+                             request_checksum_calculation="when_required",
+                             response_checksum_validation="when_required"))
         c = await cm.__aenter__()
 
         async def put(k: str, d: bytes) -> None:

@@ -71,6 +71,8 @@ class _Facade:
             return ClientFacade(value, self._lt)
         if isinstance(value, list) and value and isinstance(value[0], AsyncS3Bucket):
             return [BucketFacade(b, self._lt) for b in value]
+        if type(value).__module__.startswith("s3kit.aio."):  # any other async object (an upload...)
+            return ObjectFacade(value, self._lt)
         return value
 
     def __eq__(self, other: object) -> bool:
@@ -81,6 +83,21 @@ class _Facade:
 
     def __repr__(self) -> str:
         return f"Facade({self._target!r})"
+
+
+class ObjectFacade(_Facade):
+    """Any other async object: awaited methods, and ``async with`` as ``with``."""
+
+    def __init__(self, obj: Any, lt: LoopThread) -> None:
+        self._target = obj
+        self._lt = lt
+
+    def __enter__(self) -> ObjectFacade:
+        self._lt.call(self._target.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lt.call(self._target.__aexit__(*exc))
 
 
 class ClientFacade(_Facade):

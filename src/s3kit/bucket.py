@@ -11,6 +11,7 @@ from .integrity import choose
 from .models import Listing
 from .payload import byte_view, is_bytes_like
 from .streams import open_object
+from .uploads import MultipartWriter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -231,6 +232,26 @@ class S3Bucket:
         """The parts stored so far for an unfinished upload (``number``, ``etag``, ``size``)."""
         validate_key(key, self.name)
         return self._run(ops.list_parts(self._engine, self.name, key, upload_id))
+
+    def create_multipart_upload(
+        self,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        storage_class: str | None = None,
+        checksum: str | bool | None = None,
+    ) -> MultipartWriter:
+        """Start a multipart upload to fill part by part (``upload_part``, ``complete``);
+        as a context manager it is aborted on any exit that did not complete it."""
+        up = self._run(transfer.start_upload(
+            self._engine, self.name, key, content_type=content_type, metadata=metadata, cache_control=cache_control,
+            content_disposition=content_disposition, content_encoding=content_encoding,
+            storage_class=storage_class, checksum=checksum))
+        return MultipartWriter(up, self.client.transport)
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         """Abort an unfinished multipart upload (its stored parts are freed)."""

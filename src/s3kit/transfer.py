@@ -58,7 +58,7 @@ from .operations import (
     put_bytes,
     upload_part,
 )
-from .payload import FileRegion, read_full
+from .payload import FileRegion, byte_view, read_full
 from .retry import Attempts
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "upload_file", "upload_fileobj", "upload_stream", "download_file", "download_fileobj",
-    "plan_part_size", "default_concurrency", "part_layout", "MultipartUpload",
+    "plan_part_size", "default_concurrency", "part_layout", "MultipartUpload", "start_upload",
 ]
 
 MiB = 1 << 20
@@ -160,6 +160,10 @@ class MultipartUpload:
 
     def upload_part(self, number: int, data: Any) -> Flow[str]:
         """Hash and upload one part (bytes-like or a FileRegion); returns its ETag."""
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_PARTS:
+            raise InvalidArgument(f"part numbers are 1 to {MAX_PARTS}, got {number!r}", key=self.key)
+        if not isinstance(data, FileRegion):
+            data = byte_view(data)
         chunks = data.chunks() if isinstance(data, FileRegion) else (data,)
         https = self.engine.endpoint.https
         if len(data) > _INLINE_HASH:
@@ -181,6 +185,19 @@ class MultipartUpload:
 
     def abort(self, quiet: bool = False) -> Flow[None]:
         yield from abort_upload(self.engine, self.bucket, self.key, self.upload_id, quiet=quiet)
+
+
+def start_upload(engine: Engine, bucket: str, key: str, *, content_type: str | None = None,
+                 metadata: Mapping[str, str] | None = None, cache_control: str | None = None,
+                 content_disposition: str | None = None, content_encoding: str | None = None,
+                 storage_class: str | None = None, checksum: str | bool | None = None) -> Flow[MultipartUpload]:
+    """Initiate a multipart upload for the low-level API (``bucket.create_multipart_upload``)."""
+    validate_key(key, bucket)
+    alg = choose(checksum, engine.endpoint.aws)
+    headers = object_headers(content_type, metadata, cache_control, content_disposition, content_encoding,
+                             storage_class)
+    upload_id = yield from initiate_upload(engine, bucket, key, headers, alg)
+    return MultipartUpload(engine, bucket, key, upload_id, alg)
 
 
 def _run_upload(upload: MultipartUpload, workers: list[Flow[None]], keep_on_failure: bool) -> Flow[PutResult]:

@@ -357,3 +357,32 @@ def test_multipart_keys_with_control_characters(server: object, bucket: S3Bucket
         assert bucket.get(key) == data
     assert bucket.list_uploads() == []
     assert sorted(bucket.list_objects()) == sorted(keys)
+
+
+def test_low_level_multipart_upload(bucket: S3Bucket) -> None:
+    parts = [pattern(PART, 1), pattern(PART, 2), b"the tail"]
+    with bucket.create_multipart_upload("mp", content_type="text/x-parts", metadata={"who": "me"}) as up:
+        assert up.key == "mp" and up.upload_id
+        for n, data in enumerate(parts, 1):
+            assert len(up.upload_part(n, memoryview(data))) >= 32
+        result = up.complete()
+    assert result.etag.endswith("-3") and bucket.get("mp") == b"".join(parts)
+    info = bucket.head("mp")
+    assert info.content_type == "text/x-parts" and info.metadata == {"who": "me"}
+
+    with pytest.raises(ZeroDivisionError):  # an error inside: the upload is aborted
+        with bucket.create_multipart_upload("mp2") as up:
+            up.upload_part(1, pattern(PART, 3))
+            1 / 0  # noqa: B018
+    with bucket.create_multipart_upload("mp3") as up:  # never completed: aborted too
+        up.upload_part(1, b"x")
+    assert bucket.list_uploads() == [] and not bucket.exists("mp2") and not bucket.exists("mp3")
+
+    with bucket.create_multipart_upload("mp4") as up:
+        for bad in (0, 10_001, True, "1"):
+            with pytest.raises((s3kit.InvalidArgument, s3kit.InvalidType)):
+                up.upload_part(bad, b"x")  # type: ignore[arg-type]
+        with pytest.raises(s3kit.InvalidType):
+            up.upload_part(1, "text")  # type: ignore[arg-type]
+        up.abort()
+    assert bucket.list_uploads() == []

@@ -10,6 +10,10 @@ import inspect
 import pytest
 
 from s3kit import AsyncS3Bucket, AsyncS3Client, S3Bucket, S3Client
+from s3kit.aio.uploads import AsyncMultipartWriter
+from s3kit.uploads import MultipartWriter
+
+PAIRS = [(S3Client, AsyncS3Client), (S3Bucket, AsyncS3Bucket), (MultipartWriter, AsyncMultipartWriter)]
 
 # no I/O: plain methods on both sides
 SYNC_ON_BOTH = {"bucket", "open"}
@@ -31,14 +35,14 @@ def params(fn: object) -> list[tuple[str, object, object]]:
     return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
 
 
-@pytest.mark.parametrize(("sync", "aio"), [(S3Client, AsyncS3Client), (S3Bucket, AsyncS3Bucket)])
+@pytest.mark.parametrize(("sync", "aio"), PAIRS)
 def test_same_public_surface(sync: type, aio: type) -> None:
     s, a = public(sync), public(aio)
     expected = {RENAMED.get(n, n) for n in s}
     assert expected == set(a), (expected ^ set(a))
 
 
-@pytest.mark.parametrize(("sync", "aio"), [(S3Client, AsyncS3Client), (S3Bucket, AsyncS3Bucket)])
+@pytest.mark.parametrize(("sync", "aio"), PAIRS)
 def test_same_parameters_and_defaults(sync: type, aio: type) -> None:
     for name, member in public(sync).items():
         other = getattr(aio, RENAMED.get(name, name))
@@ -52,7 +56,7 @@ def test_same_parameters_and_defaults(sync: type, aio: type) -> None:
         assert params(member) == params(other), name
 
 
-@pytest.mark.parametrize(("sync", "aio"), [(S3Client, AsyncS3Client), (S3Bucket, AsyncS3Bucket)])
+@pytest.mark.parametrize(("sync", "aio"), PAIRS)
 def test_io_methods_are_awaitable(sync: type, aio: type) -> None:
     for name, member in public(aio).items():
         if isinstance(member, property) or not callable(member) or name.startswith("__a"):
@@ -68,7 +72,7 @@ def test_io_methods_are_awaitable(sync: type, aio: type) -> None:
 
 def test_same_constructor_and_docstrings() -> None:
     assert params(S3Client.__init__) == params(AsyncS3Client.__init__)
-    for sync, aio in ((S3Client, AsyncS3Client), (S3Bucket, AsyncS3Bucket)):
+    for sync, aio in PAIRS:
         for name, member in public(sync).items():
             if callable(member) and not name.startswith("__"):
                 assert getattr(aio, RENAMED.get(name, name)).__doc__ or not member.__doc__, name  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ from ..bucket import put_flow
 from ..config import validate_key
 from ..models import Listing
 from .streams import AsyncObjectReader, OpenObject
+from .uploads import AsyncMultipartWriter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -180,6 +181,26 @@ class AsyncS3Bucket:
         """The parts stored so far for an unfinished upload."""
         validate_key(key, self.name)
         return await self._run(ops.list_parts(self._engine, self.name, key, upload_id))
+
+    async def create_multipart_upload(
+        self,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        storage_class: str | None = None,
+        checksum: str | bool | None = None,
+    ) -> AsyncMultipartWriter:
+        """Start a multipart upload to fill part by part (``upload_part``, ``complete``);
+        as a context manager it is aborted on any exit that did not complete it."""
+        up = await self._run(transfer.start_upload(
+            self._engine, self.name, key, content_type=content_type, metadata=metadata, cache_control=cache_control,
+            content_disposition=content_disposition, content_encoding=content_encoding,
+            storage_class=storage_class, checksum=checksum))
+        return AsyncMultipartWriter(up, self.client.transport)
 
     async def abort_upload(self, key: str, upload_id: str) -> None:
         """Abort an unfinished multipart upload."""
