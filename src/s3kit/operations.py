@@ -17,6 +17,7 @@ from .engine import S3Request
 from .errors import (
     AccessDenied,
     BucketAlreadyExists,
+    BucketNotEmpty,
     ChecksumMismatch,
     DeleteError,
     InvalidArgument,
@@ -116,9 +117,18 @@ def create_bucket(engine: Engine, name: str, region: str | None) -> Flow[None]:
 
 
 def delete_bucket(engine: Engine, name: str) -> Flow[None]:
-    """Delete an empty bucket; no error if it does not exist (BucketNotEmpty if not empty)."""
+    """Delete an empty bucket; no error if it does not exist (BucketNotEmpty if not empty).
+
+    The bucket is checked for objects first: some S3-compatible servers (SeaweedFS) delete a
+    non-empty bucket with everything in it instead of answering BucketNotEmpty. One
+    listing of one key is cheap insurance on a rare, destructive call.
+    """
     validate_bucket_name(name, strict=False)
     try:
+        res = yield from engine.send(S3Request("GET", name, query={"list-type": "2", "max-keys": "1"}))
+        if parse_list_objects_v2(res.body).objects:
+            raise BucketNotEmpty("the bucket still holds objects (checked before deleting it)", status=409,
+                                 bucket=name)
         yield from engine.send(S3Request("DELETE", name))
     except NoSuchBucket:
         pass
