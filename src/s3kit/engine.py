@@ -180,6 +180,10 @@ class Engine:
             payload_hash = req.payload_hash or sigv4.UNSIGNED_PAYLOAD
         if n or req.method in ("PUT", "POST"):
             hdrs["content-length"] = str(n)
+        if req.key and req.method in ("GET", "HEAD"):
+            # servers that store checksums (AWS, SeaweedFS) return them only when asked;
+            # others ignore the header
+            hdrs["x-amz-checksum-mode"] = "ENABLED"
         if req.headers:
             hdrs.update(req.headers)
         qs = sigv4.canonical_query(req.query) if req.query else ""

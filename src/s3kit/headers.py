@@ -28,6 +28,10 @@ def encode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidType("metadata names and values must be str")
         lname = name.lower()
+        if lname.startswith("s3kit-"):
+            # s3kit's own (part layout, recorded checksum) describe the bytes it writes; a
+            # caller's copy (from another object's head()) would describe other bytes
+            continue
         if not _TOKEN_RE.match(lname):
             raise InvalidArgument(f"metadata name {name!r} is not a valid HTTP header token")
         if value.isascii() and value.isprintable() and value == value.strip() and "=?" not in value:

@@ -29,6 +29,10 @@ class ObjectInfo(NamedTuple):
     version_id: str | None = None
     checksums: dict[str, str] | None = None
     parts_count: int | None = None
+    #: How a download's bytes were verified ("stored crc64nvme", "recorded crc32c", "md5 etag",
+    #: "multipart etag"...); None when they could not be (for instance SSE-C objects without
+    #: a stored checksum: never a false mismatch). Only downloads set it.
+    verified: str | None = None
 
     @property
     def is_multipart(self) -> bool:

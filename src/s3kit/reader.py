@@ -17,9 +17,9 @@ from .engine import S3Request
 from .errors import IncompleteBody, InvalidArgument, S3Error
 from .flow import Call, ReadInto, Sleep
 from .headers import object_info
-from .integrity import Verifier
+from .integrity import Check, NoCheck
 from .retry import Attempts
-from .transfer import part_layout
+from .transfer import choose_check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class ReaderState:
         self.pos = 0
         self.body: Any = None
         self.info: ObjectInfo | None = None
-        self.verifier: Verifier | None = None
+        self.verifier: Check | None = None
         self.closed = False
 
     @property
@@ -84,9 +84,8 @@ def open_at(st: ReaderState, pos: int) -> Flow[None]:
     st.pos = pos
     if first and st.verify and pos == 0:
         assert st.info is not None
-        layout = (yield from part_layout(st.engine, st.bucket, st.info)) if "-" in st.info.etag else None
-        verifier = Verifier(st.info.etag, body.headers, layout)
-        st.verifier = verifier if verifier.active else None
+        check = yield from choose_check(st.engine, st.bucket, st.info, body.headers, True)
+        st.verifier = None if isinstance(check, NoCheck) else check
 
 
 def seek_target(st: ReaderState, offset: int, whence: int) -> int:

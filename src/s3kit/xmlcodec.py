@@ -228,7 +228,7 @@ def _scan_list_objects_v2(body: bytes) -> ListPage | None:
     if len(entries) == n:
         whole = [
             new(ObjectInfo, (dec(_xml_text(k) if b"&" in k else k.decode()), int(size),
-                             _etag(e), fromiso(lm.decode()), None, None, sc.decode() or None, None, None, None))
+                             _etag(e), fromiso(lm.decode()), None, None, sc.decode() or None, None, None, None, None))
             for k, lm, e, size, sc in entries
         ]
         return _page_tail(body, pat, whole, dec)
@@ -240,7 +240,7 @@ def _scan_list_objects_v2(body: bytes) -> ListPage | None:
     for tag, val in pat["field"].findall(body):
         if tag == b"Key":
             if key is not None:
-                app(new(ObjectInfo, (key, size, etag or "", lm, None, None, sc, None, None, None)))
+                app(new(ObjectInfo, (key, size, etag or "", lm, None, None, sc, None, None, None, None)))
             key = dec(_xml_text(val) if b"&" in val else val.decode())
             etag = lm = sc = None
             size = 0
@@ -253,7 +253,7 @@ def _scan_list_objects_v2(body: bytes) -> ListPage | None:
         else:
             sc = val.decode()
     if key is not None:
-        app(new(ObjectInfo, (key, size, etag or "", lm, None, None, sc, None, None, None)))
+        app(new(ObjectInfo, (key, size, etag or "", lm, None, None, sc, None, None, None, None)))
     return _page_tail(body, pat, objects, dec)
 
 

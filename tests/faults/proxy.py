@@ -4,8 +4,9 @@ Sits between s3kit and a real server and, following a seeded schedule, injects:
 ``reset_before`` (request forwarded, connection reset before the answer),
 ``reset_mid_body``, ``slowdown_503`` and ``internal_500`` (answered by the proxy, the server
 never sees the request), ``truncated`` (full Content-Length, half the body, then FIN),
-``stall`` (no answer for longer than the client's read timeout) and ``flip_byte`` (one
-bit flipped in the body of an object GET).
+``stall`` (no answer for longer than the client's read timeout), ``flip_byte`` (one
+bit flipped in the body of an object GET) and ``flip_request_byte`` (one bit flipped in the
+body of an upload on its way to the server; forced only, never drawn at random).
 """
 
 from __future__ import annotations
@@ -181,6 +182,15 @@ class FaultProxy:
                 m, p = method.decode(), path.decode()
                 req_body = _read_body(crfile, _headers(head), no_body=False)
                 kind, forced = self._choose(m, p)
+                if kind == "flip_request_byte":
+                    if m == "PUT" and req_body:
+                        self._took(kind)
+                        b = bytearray(req_body)
+                        b[self.rng.randrange(len(b))] ^= 0x10
+                        req_body = bytes(b)
+                    else:
+                        self._release(kind)
+                    kind = None
                 if kind in _CANNED:
                     self._took(kind)
                     client.sendall(_CANNED[kind])

@@ -114,7 +114,7 @@ def test_cancelled_listing_and_stream_leave_the_client_sound(ceph_server: object
         async with aclient(ceph_server, max_connections=2) as s3:
             b = s3.bucket(name)
             await asyncio.gather(*(b.put(f"k/{i:04d}", b"x" * 10) for i in range(2500)))
-            await b.put("blob", os.urandom(8 * MiB))
+            await b.put("blob", os.urandom(24 * MiB))
 
             async def walk() -> int:
                 n = 0
@@ -131,8 +131,17 @@ def test_cancelled_listing_and_stream_leave_the_client_sound(ceph_server: object
                     await task
             f = await b.open("blob")
             await f.read(1000)
-            reading = asyncio.ensure_future(f.read())
-            await asyncio.sleep(0.01)
+            started = asyncio.Event()
+
+            async def read_all() -> int:
+                n = 0
+                async for chunk in f.iter_chunks(64 * 1024):
+                    n += len(chunk)
+                    started.set()
+                return n
+
+            reading = asyncio.ensure_future(read_all())
+            await started.wait()  # mid-body: the stream's connection holds unread bytes
             reading.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await reading
