@@ -283,11 +283,13 @@ def file_crc(fd: int, size: int, alg: str, chunk: int = 8 << 20, threads: int = 
 
     def one(off: int) -> tuple[int, int]:
         n = min(chunk, size - off)
-        data = os.pread(fd, n, off)
-        if len(data) != n:
-            raise LocalFileChanged("the local file shrank while being read")
         c = crc.new(alg)
-        c.update(data)
+        for sub in range(off, off + n, 1 << 20):  # 1 MiB reads: memory stays at a MiB per thread
+            want = min(1 << 20, off + n - sub)
+            data = os.pread(fd, want, sub)
+            if len(data) != want:
+                raise LocalFileChanged("the local file shrank while being read")
+            c.update(data)
         return c.value, n
 
     total = crc.new(alg)

@@ -539,6 +539,13 @@ def download_fileobj(engine: Engine, bucket: str, key: str, fileobj: BinaryIO, *
     """
     validate_key(key, bucket)
     body = yield from engine.send(S3Request("GET", bucket, key, stream=True))
+    info: ObjectInfo = yield from _stream_body(engine, bucket, key, body, fileobj, progress, verify)
+    return info
+
+
+def _stream_body(engine: Engine, bucket: str, key: str, body: Any, fileobj: BinaryIO, progress: Progress | None,
+                 verify: bool) -> Flow[ObjectInfo]:
+    """Write an open GET answer's body into ``fileobj``, checked; closes the body."""
     try:
         info = object_info(key, body.headers)
         check = yield from choose_check(engine, bucket, info, body.headers, verify)
@@ -561,9 +568,10 @@ def download_file(engine: Engine, bucket: str, key: str, path: str, *, concurren
     """Download to ``path`` atomically: a temporary file beside it, renamed on success.
 
     On any failure (or Ctrl-C, or cancellation) the temporary file is removed and ``path``
-    is untouched. Objects of 64 MiB or more are fetched with parallel ranged GETs into a
-    preallocated file when their check allows it: against a whole-object CRC (stored, or
-    recorded by s3kit) any split works, each range's CRC combined into the whole; against a
+    is untouched. One GET (no HEAD first: a small file costs one request); when its answer
+    shows an object of 64 MiB or more whose check allows it, that stream is dropped for
+    parallel ranged GETs into a preallocated file: against a whole-object CRC (recorded by
+    s3kit, or stored) any split works, each range's CRC combined into the whole; against a
     multipart ETag the ranges follow the parts. ``fsync=True`` also makes the file durable
     before the rename.
     """
@@ -576,22 +584,27 @@ def download_file(engine: Engine, bucket: str, key: str, path: str, *, concurren
         try:
             attempts = Attempts(engine.retry, None, f"download of {bucket}/{key}")
             while True:
+                body = None
                 try:
-                    res = yield from engine.send(S3Request("HEAD", bucket, key))
-                    info = object_info(key, res.headers)
+                    body = yield from engine.send(S3Request("GET", bucket, key, stream=True))
+                    info = object_info(key, body.headers)
                     check: Check = NoCheck("")
                     if info.size >= PARALLEL_DOWNLOAD_MIN and workers > 1:
-                        check = yield from choose_check(engine, bucket, info, res.headers, verify)
-                    if isinstance(check, (CrcCheck, EtagCheck)) and (isinstance(check, CrcCheck) or
-                                                                    check.method == "multipart etag"):
+                        check = yield from choose_check(engine, bucket, info, body.headers, verify)
+                    if isinstance(check, CrcCheck) or (isinstance(check, EtagCheck) and
+                                                       check.method == "multipart etag"):
+                        body.close()  # large: parallel ranges instead of this one stream
                         yield from _parallel_download(engine, bucket, key, info, check, f, workers, progress)
                         info = info._replace(verified=check.method)
                     else:
-                        info = yield from download_fileobj(engine, bucket, key, f, progress=progress, verify=verify)
+                        info = yield from _stream_body(engine, bucket, key, body, f, progress, verify)
                     break
                 except ChecksumMismatch as e:  # corrupted somewhere on the way: start over
                     yield Sleep(attempts.retry(e))
                     yield Call(_rewind, f)
+                finally:
+                    if body is not None:
+                        body.close()
             yield Call(_flush, f, fsync)
         finally:
             f.close()

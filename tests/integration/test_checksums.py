@@ -137,7 +137,9 @@ def test_flipped_bytes_are_caught_on_every_read_path(request: pytest.FixtureRequ
         pb = c.bucket(b.name)
         for read in ("get", "open", "download_fileobj", "download_file", "download_file_parallel"):
             for key in ("one", "obj"):
-                proxy.force("flip_byte")
+                # parallel: the first GET only shows the size and is dropped for ranges (its
+                # bytes are never used), so a second flip is what lands on a range
+                proxy.force("flip_byte", 2 if read == "download_file_parallel" else 1)
                 with pytest.raises(s3kit.ChecksumMismatch) as ei:
                     if read == "get":
                         pb.get(key)

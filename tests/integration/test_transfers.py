@@ -125,7 +125,9 @@ def test_flipped_byte_is_detected_and_retried(server: object, bucket: S3Bucket, 
         with pytest.raises(s3kit.ChecksumMismatch):
             b.get("small")
         for key in ("small", "mp"):
-            proxy.force("flip_byte")
+            # in parallel mode the first GET of "mp" only shows it is large and is dropped
+            # for ranged GETs (its bytes are never used): a second flip lands on a range
+            proxy.force("flip_byte", 2 if parallel and key == "mp" else 1)
             with pytest.raises(s3kit.ChecksumMismatch):
                 b.download_file(key, str(tmp_path / "out"))
             assert os.listdir(tmp_path) == []  # no target, no temp file
@@ -140,7 +142,7 @@ def test_flipped_byte_is_detected_and_retried(server: object, bucket: S3Bucket, 
         proxy.force("flip_byte")
         c2.bucket(bucket.name).download_file("mp", str(tmp_path / "ok"))
         assert (tmp_path / "ok").read_bytes() == data
-        assert proxy.injected["flip_byte"] == 7
+        assert proxy.injected["flip_byte"] == (8 if parallel else 7)
 
 
 def test_interrupted_download_leaves_no_file(server: object, bucket: S3Bucket, tmp_path: Path) -> None:
