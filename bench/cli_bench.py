@@ -77,12 +77,14 @@ def commands(tool: str, bins: dict[str, str], ep: str, bucket: str, tree: str, o
         s = [bins["s3kit"], "--endpoint-url", ep, "--quiet", "--no-progress"]
         return {"upload": [*s, "cp", "--recursive", tree, dst], "sync": [*s, "sync", tree, dst],
                 "download": [*s, "cp", "--recursive", dst, out], "delete": [*s, "rm", "--recursive", dst],
-                "large_up": [*s, "cp", big, f"s3://{bucket}/big"], "large_down": [*s, "cp", f"s3://{bucket}/big", big_out]}
+                "large_up": [*s, "cp", big, f"s3://{bucket}/big"],
+                "large_down": [*s, "cp", f"s3://{bucket}/big", big_out]}
     if tool == "s5cmd":
         s = [bins["s5cmd"], "--endpoint-url", ep, "--log", "error"]
         return {"upload": [*s, "cp", tree + "/", dst], "sync": [*s, "sync", tree + "/", dst],
                 "download": [*s, "cp", dst + "*", out + "/"], "delete": [*s, "rm", dst + "*"],
-                "large_up": [*s, "cp", big, f"s3://{bucket}/big"], "large_down": [*s, "cp", f"s3://{bucket}/big", big_out]}
+                "large_up": [*s, "cp", big, f"s3://{bucket}/big"],
+                "large_down": [*s, "cp", f"s3://{bucket}/big", big_out]}
     if tool == "rclone":
         s = [bins["rclone"], "-q"]
         r = f"bench:{bucket}/tree"
