@@ -473,9 +473,105 @@ def part_layout(engine: Engine, bucket: str, info: ObjectInfo) -> Flow[PartLayou
     return layout if layout.matches(info.size, info.etag) else None
 
 
+class _Inline:
+    """Hands each chunk to ``write`` before the next is received, from one reused buffer."""
+
+    def __init__(self, write: Callable[[memoryview, int], None], size: int) -> None:
+        self.write = write
+        self.view = memoryview(bytearray(min(STREAM_CHUNK, max(1, size))))  # no allocation per chunk
+
+    def try_acquire(self) -> memoryview | None:
+        return self.view
+
+    def acquire(self) -> memoryview:
+        return self.view
+
+    def put(self, view: memoryview, n: int, offset: int) -> Call | None:
+        return Call(self.write, view[:n], offset)
+
+    def release(self, view: memoryview) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Pipeline:
+    """Hashes and writes on its own thread while the next chunks are received: MD5 (0.76
+    GB/s here) no longer delays the socket; hashlib and file writes release the GIL, so on
+    a spare core this costs wall time only where the core was idle. Up to ``depth``
+    chunks in flight; their order is kept (one worker)."""
+
+    def __init__(self, write: Callable[[memoryview, int], None], depth: int = 4) -> None:
+        import queue
+
+        self.write = write
+        self.free: queue.Queue[memoryview] = queue.Queue()
+        for _ in range(depth):
+            self.free.put(memoryview(bytearray(STREAM_CHUNK)))
+        self.work: queue.SimpleQueue[tuple[memoryview, int, int] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.worker = threading.Thread(target=self._run, name="s3kit-hash", daemon=True)
+        self.worker.start()
+
+    def _run(self) -> None:
+        while (item := self.work.get()) is not None:
+            view, n, offset = item
+            try:
+                if self.error is None:
+                    self.write(view[:n], offset)
+            except BaseException as e:  # noqa: BLE001 - reported to the receiving side
+                self.error = e
+            self.free.put(view)
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def try_acquire(self) -> memoryview | None:
+        import queue
+
+        self._raise()
+        try:
+            return self.free.get_nowait()
+        except queue.Empty:
+            return None
+
+    def acquire(self) -> memoryview:
+        view = self.free.get()
+        self._raise()
+        return view
+
+    def put(self, view: memoryview, n: int, offset: int) -> Call | None:
+        self.work.put((view, n, offset))
+        return None
+
+    def release(self, view: memoryview) -> None:
+        self.free.put(view)
+
+    def finish(self) -> None:
+        """Wait until everything handed over is written; raise the worker's error."""
+        self.work.put(None)
+        self.worker.join()
+        self._raise()
+
+    def close(self) -> None:
+        if self.worker.is_alive():
+            self.work.put(None)
+            self.worker.join()
+
+
+PIPELINE_MIN = 4 * MiB  # below this a worker thread costs more than it saves
+
+
 def read_span(engine: Engine, bucket: str, key: str, body: Any, etag: str, start: int, end: int,
-              write: Callable[[memoryview, int], None]) -> Flow[None]:
-    """Read bytes ``start..end`` (inclusive) of the object into ``write(chunk, offset)``.
+              write: Callable[[memoryview, int], None], *, pipeline: bool = False) -> Flow[None]:
+    """Read bytes ``start..end`` (inclusive) of the object into ``write(chunk, offset)``,
+    on a worker thread that keeps pace behind the socket when ``pipeline`` (and the span
+    is large), else before each next receive.
 
     After a retryable failure mid-body (reset, timeout, short body) the rest is fetched
     from the current offset with a ranged GET pinned to ``etag`` (If-Match), so bytes
@@ -483,8 +579,8 @@ def read_span(engine: Engine, bucket: str, key: str, body: Any, etag: str, start
     """
     attempts = Attempts(engine.retry, None, f"GET {bucket}/{key}")
     pos = start
-    buf = bytearray(min(STREAM_CHUNK, max(1, end - start + 1)))  # reused: no allocation per chunk
-    view = memoryview(buf)
+    sink: _Inline | _Pipeline = _Pipeline(write) if pipeline and end - start + 1 >= PIPELINE_MIN \
+        else _Inline(write, end - start + 1)
     try:
         while pos <= end:
             try:
@@ -493,10 +589,16 @@ def read_span(engine: Engine, bucket: str, key: str, body: Any, etag: str, start
                         "GET", bucket, key, stream=True,
                         headers={"range": f"bytes={pos}-{end}", "if-match": f'"{etag}"'}))
                 while True:
+                    view = sink.try_acquire()
+                    if view is None:
+                        view = yield Call(sink.acquire)
                     n = yield ReadInto(body, view)
                     if not n:
+                        sink.release(view)
                         break
-                    yield Call(write, view[:n], pos)
+                    act = sink.put(view, n, pos)
+                    if act is not None:
+                        yield act
                     pos += n
                 body.close()
                 body = None
@@ -511,7 +613,10 @@ def read_span(engine: Engine, bucket: str, key: str, body: Any, etag: str, start
                     e.bucket, e.key = bucket, key
                 delay = attempts.retry(e)
                 yield Sleep(delay)
+        if isinstance(sink, _Pipeline):
+            yield Call(sink.finish)
     finally:
+        sink.close()
         if body is not None:
             body.close()
 
@@ -556,7 +661,7 @@ def _stream_body(engine: Engine, bucket: str, key: str, body: Any, fileobj: Bina
             fileobj.write(chunk)
             tracker.add(len(chunk))
 
-        yield from read_span(engine, bucket, key, body, info.etag, 0, info.size - 1, write)
+        yield from read_span(engine, bucket, key, body, info.etag, 0, info.size - 1, write, pipeline=True)
     finally:
         body.close()
     check.check(bucket, key)

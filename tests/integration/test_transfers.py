@@ -388,3 +388,32 @@ def test_low_level_multipart_upload(bucket: S3Bucket) -> None:
             up.upload_part(1, "text")  # type: ignore[arg-type]
         up.abort()
     assert bucket.list_uploads() == []
+
+
+def test_failing_destination_stops_a_pipelined_download(bucket: S3Bucket) -> None:
+    """Large downloads hash and write on a worker thread behind the socket: its failure
+    (a full disk, a closed pipe) surfaces in the caller, and no thread is left behind."""
+    import threading
+
+    bucket.put("big", pattern(12 * MiB, 8))
+    before = threading.active_count()
+
+    class Full(io.RawIOBase):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:  # type: ignore[no-untyped-def, override]
+            self.n += len(b)
+            if self.n > 3 * MiB:
+                raise OSError(28, "No space left on device")
+            return len(b)
+
+    with pytest.raises(OSError, match="No space left"):
+        bucket.download_fileobj("big", Full())
+    assert threading.active_count() <= before
+    out = io.BytesIO()
+    info = bucket.download_fileobj("big", out)  # and the same object downloads fine afterwards
+    assert out.getvalue() == pattern(12 * MiB, 8) and info.verified
