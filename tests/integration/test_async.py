@@ -298,3 +298,21 @@ def test_sync_and_async_clients_read_each_others_objects(ceph_server: object, na
             return await s3.bucket(name).get("from-sync")
 
     assert asyncio.run(main()) == b"s" and sync.bucket(name).get("from-async") == b"a"
+
+
+def test_runs_on_uvloop_when_the_application_uses_it(ceph_server: object, name: str, tmp_path: Path) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    src = _file(tmp_path, 12 * MiB)
+
+    async def main() -> str:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        async with aclient(ceph_server) as s3:
+            b = s3.bucket(name)
+            await asyncio.gather(*(b.put(f"u{i}", f"v{i}".encode()) for i in range(64)))
+            assert [await b.get(f"u{i}") for i in range(64)] == [f"v{i}".encode() for i in range(64)]
+            await b.upload_file(str(src), "big", part_size=5 * MiB)
+            info = await b.download_file("big", str(tmp_path / "out"))
+            assert (tmp_path / "out").read_bytes() == src.read_bytes()
+            return str(info.verified)
+
+    assert uvloop.run(main()).startswith("recorded")
